@@ -1,0 +1,49 @@
+"""The one application error type. Services raise it; the API exception handler
+renders it as `{"error": code, "message": message, **extra}`."""
+
+
+class ApplicationError(Exception):
+    status_code = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None, extra=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class BadRequest(ApplicationError):
+    status_code = 400
+    code = "BAD_REQUEST"
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    code = "NOT_FOUND"
+
+    def __init__(self, message: str = "Not found", **kwargs):
+        super().__init__(message, **kwargs)
+
+
+class GatewayError(ApplicationError):
+    status_code = 502
+    code = "GATEWAY_ERROR"
+
+
+class InsufficientCredits(ApplicationError):
+    status_code = 402
+    code = "INSUFFICIENT_CREDITS"
+
+    def __init__(self, balance: int):
+        super().__init__("Client credit balance exhausted", extra={"balance": balance})
+        self.balance = balance
+
+
+class TooManyRequests(ApplicationError):
+    status_code = 429
+    code = "RATE_LIMITED"

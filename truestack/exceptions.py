@@ -1,0 +1,76 @@
+"""Every error under /api/ is JSON `{"error": CODE, "message": text}`."""
+
+import logging
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "SERVER_ERROR",
+}
+
+
+def error_body(status_code: int, message: str, code: str | None = None, **extra) -> dict:
+    return {"error": code or _CODES.get(status_code, "ERROR"), "message": message, **extra}
+
+
+def _message(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()), ("", ""))
+        value = value[0] if isinstance(value, list) and value else value
+        return f"{key}: {value}" if key not in ("", "non_field_errors", "detail") else str(value)
+    if isinstance(detail, list):
+        return str(detail[0]) if detail else "Bad request"
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        response = Response(error_body(exc.status_code, exc.message, exc.code, **exc.extra), status=exc.status_code)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found")
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        message = str(exc.detail)
+        if isinstance(exc, exceptions.NotAuthenticated):
+            message = "Missing or invalid Authorization header"
+        response = Response(error_body(401, message), status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body(400, "Request body must be valid JSON"), status=400)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response(error_body(415, "Content-Type must be application/json"), status=415)
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 60)
+        response = Response(error_body(429, f"Rate limit exceeded; retry in {wait} seconds"), status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = error_body(response.status_code, _message(exc))
+        return response
+    logger.exception("Unhandled API error")
+    return Response(error_body(500, "Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def json_error_response(status_code: int, message: str, code: str | None = None, **extra) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message, code, **extra), status=status_code)

@@ -1,0 +1,25 @@
+"""Test settings: SQLite and an in-process cache unless DATABASE_URL/REDIS_URL
+point at real servers. Tasks are run explicitly by the tests (or by a real worker
+process in the worker tests), so the broker is in memory unless Redis is given."""
+
+from .base import *  # noqa: F401,F403
+from .base import REDIS_URL, env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production-000000000000000000"
+SANDBOX_ENABLED = True
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if not REDIS_URL:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": env("LOG_LEVEL", default="WARNING")}}
+
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="truestack-test-media-"))

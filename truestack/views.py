@@ -1,0 +1,38 @@
+from django.db import connection
+from django.http import JsonResponse
+
+from .exceptions import json_error_response
+
+
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        return JsonResponse({"status": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return json_error_response(404, "Not found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return json_error_response(500, "Internal server error")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def api_not_found(request, *args, **kwargs):
+    return json_error_response(404, "Not found")
