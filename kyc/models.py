@@ -101,6 +101,7 @@ class KycSession(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "KYC session"
+        permissions = [("view_session_images", "Can view identity document images")]
         indexes = [
             models.Index(fields=["client", "-created_at"]),
             models.Index(fields=["client", "status"]),

@@ -19,6 +19,8 @@ urlpatterns = [
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/innovatif/", include("sandbox.urls")))
+if settings.BENCH_FLOOR_ENABLED:
+    urlpatterns.append(path("api/bench/", include("bench.floor_urls")))
 
 # Anything else under /api/ is a JSON 404, even with DEBUG on.
 urlpatterns.append(re_path(r"^api/", views.api_not_found))

@@ -42,6 +42,9 @@ class Delivery(models.Model):
     # Lease: an attempt in flight holds the delivery until this time; a worker that
     # dies mid-attempt lets it lapse and the sweep picks the delivery up again.
     locked_until = models.DateTimeField(null=True, blank=True)
+    # When a delivery task was last put on the broker and not yet picked up; the
+    # sweep leaves such deliveries alone for a while instead of queueing copies.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=255, blank=True)

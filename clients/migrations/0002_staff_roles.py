@@ -7,7 +7,7 @@ from django.db import migrations
 ROLES = {
     "ops": {
         "clients": ["client", "apikey"],
-        "kyc": ["kycsession", "providercallback"],
+        "kyc": ["kycsession", "providercallback"],  # includes view_session_images
         "webhooks": ["event", "delivery", "attempt"],
         "billing": [],
     },
@@ -34,7 +34,7 @@ def create_roles(apps, schema_editor):
         for app_label, models in VIEW_ONLY.get(role, {}).items():
             perms += Permission.objects.filter(
                 content_type__app_label=app_label, content_type__model__in=models, codename__startswith="view_"
-            )
+            ).exclude(codename="view_session_images")
         group.permissions.add(*perms)
 
 
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("clients", "0001_initial"),
         ("billing", "0001_initial"),
-        ("kyc", "0001_initial"),
+        ("kyc", "0002_session_image_permission"),
         ("webhooks", "0001_initial"),
     ]
 

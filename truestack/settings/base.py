@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "truestack.middleware.ApiBodySizeLimitMiddleware",
+    "truestack.ratelimit.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +119,7 @@ BILLING_TIME_ZONE = "Asia/Kuala_Lumpur"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = True
@@ -153,7 +155,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "truestack.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": ["truestack.ratelimit.ClientRateThrottle"],
 }
 # Largest accepted request body under /api/ (bytes); bigger answers 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
@@ -196,6 +198,16 @@ INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS = env.bool("INNOVATIF_ALLOW_PLAINTEXT_CALLBA
 KYC_POLL_AFTER = timedelta(seconds=env.int("KYC_POLL_AFTER_SECONDS", default=300))
 KYC_POLL_BATCH_SIZE = env.int("KYC_POLL_BATCH_SIZE", default=20)
 
+# The provider sandbox's own credentials. ts_test_ keys always use the sandbox
+# (SANDBOX_BASE_URL) with these, whatever INNOVATIF_BASE_URL says.
+SANDBOX_API_KEY = env("SANDBOX_API_KEY", default="SANDBOXapikey0123456789abcdefXYZ")
+SANDBOX_MD5_KEY = env("SANDBOX_MD5_KEY", default="SANDBOXmd5key0123456789abcdefXYZ")
+SANDBOX_PACKAGE_NAME = env("SANDBOX_PACKAGE_NAME", default="truestack.gateway.sandbox")
+SANDBOX_CIPHERTEXT = env("SANDBOX_CIPHERTEXT", default="MTIzNDU2Nzg5MDEy")
+SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=SANDBOX_BASE_URL).rstrip("/")
+# The sandbox only calls back URLs under this prefix (it must not become an open relay).
+SANDBOX_CALLBACK_URL_PREFIX = env("SANDBOX_CALLBACK_URL_PREFIX", default=PUBLIC_BASE_URL)
+
 # Sandbox fault knobs.
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.0)
@@ -209,6 +221,9 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=5.0)
+
+# Benchmark-only endpoints (the "floor" views in bench/); never on in production.
+BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
 
 # --- Celery ---------------------------------------------------------------------
 if REDIS_URL:

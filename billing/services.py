@@ -1,0 +1,350 @@
+"""Every balance change. Nothing else writes CreditAccount, LedgerEntry or Hold.
+
+Each change locks the client's CreditAccount row (SELECT … FOR UPDATE) inside
+transaction.atomic, computes the new balance/held under that lock, writes the
+ledger entry with its balance_after and stores the new values. Lock order is
+always "caller's rows (e.g. the session) first, the account last", so two
+billing paths can never deadlock each other.
+"""
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum, Window
+from django.utils import timezone
+
+from truestack.errors import BadRequest, InsufficientCredits
+
+from .models import CreditAccount, Hold, LedgerEntry, PricingTier
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIER_NAME = "Default"
+DEFAULT_CREDITS_PER_SESSION = 50
+# Kinds an operator may add by hand; usage is written only by session_charge.
+MANUAL_KINDS = (
+    LedgerEntry.Kind.TOPUP,
+    LedgerEntry.Kind.INCLUDED,
+    LedgerEntry.Kind.REFUND,
+    LedgerEntry.Kind.ADJUSTMENT,
+)
+
+
+def default_credits_per_session() -> int:
+    return int(getattr(settings, "BILLING_DEFAULT_CREDITS_PER_SESSION", DEFAULT_CREDITS_PER_SESSION))
+
+
+def billing_month_bounds(*, at: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the calendar month containing `at`, in BILLING_TIME_ZONE."""
+    tz = ZoneInfo(settings.BILLING_TIME_ZONE)
+    local = (at or timezone.now()).astimezone(tz)
+    start = datetime(local.year, local.month, 1, tzinfo=tz)
+    end = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+# --- accounts -----------------------------------------------------------------
+
+
+def _client_id(client) -> object:
+    return getattr(client, "pk", client)
+
+
+def _create_account(client_id) -> None:
+    # A savepoint, so losing the race (IntegrityError on the unique client)
+    # leaves the caller's transaction usable.
+    try:
+        with transaction.atomic():
+            CreditAccount.objects.create(client_id=client_id)
+    except IntegrityError:
+        pass
+
+
+def account_get_or_create(*, client) -> CreditAccount:
+    client_id = _client_id(client)
+    account = CreditAccount.objects.filter(client_id=client_id).first()
+    if account is None:
+        _create_account(client_id)
+        account = CreditAccount.objects.get(client_id=client_id)
+    return account
+
+
+def _lock_account(client_id) -> CreditAccount:
+    """The client's account, locked until the end of the current transaction."""
+    account = CreditAccount.objects.select_for_update().filter(client_id=client_id).first()
+    if account is None:
+        _create_account(client_id)
+        account = CreditAccount.objects.select_for_update().get(client_id=client_id)
+    return account
+
+
+def _store_account(account: CreditAccount, *, balance: int, held: int) -> None:
+    CreditAccount.objects.filter(pk=account.pk).update(balance=balance, held=held, updated_at=timezone.now())
+    account.balance = balance
+    account.held = held
+
+
+# --- prices ---------------------------------------------------------------------
+
+
+def _tiers(client_id) -> list[PricingTier]:
+    return list(PricingTier.objects.filter(client_id=client_id).order_by("min_volume", "id"))
+
+
+def _price_from_tiers(tiers: list[PricingTier], ordinal: int) -> tuple[int, str]:
+    # Overlapping tiers are refused by the admin; should any exist anyway, the
+    # one starting lowest (then the oldest) wins, deterministically.
+    for tier in tiers:
+        if tier.min_volume <= ordinal and (tier.max_volume is None or ordinal <= tier.max_volume):
+            return tier.credits_per_session, tier.name
+    return default_credits_per_session(), DEFAULT_TIER_NAME
+
+
+def price_for_ordinal(*, client, ordinal: int) -> tuple[int, str]:
+    """(credits, tier name) for the `ordinal`-th billed session of a month."""
+    return _price_from_tiers(_tiers(_client_id(client)), ordinal)
+
+
+def _tiers_cover_all(tiers: list[PricingTier]) -> bool:
+    """Whether every ordinal >= 1 falls in some tier."""
+    next_uncovered = 1
+    for tier in sorted(tiers, key=lambda t: t.min_volume):
+        if tier.min_volume > next_uncovered:
+            return False
+        if tier.max_volume is None:
+            return True
+        next_uncovered = max(next_uncovered, tier.max_volume + 1)
+    return False
+
+
+def hold_amount_for(*, client) -> int:
+    """The most one session of this client can cost: a hold of this size can
+    always pay the session, whichever ordinal (or month) it completes in."""
+    tiers = _tiers(_client_id(client))
+    prices = [t.credits_per_session for t in tiers]
+    if not _tiers_cover_all(tiers):
+        prices.append(default_credits_per_session())
+    return max(prices)
+
+
+# --- holds ----------------------------------------------------------------------
+
+
+def hold_place(*, session) -> Hold | None:
+    """Reserve the session's maximum price. Call inside the transaction that
+    creates the session, so a refused hold also undoes the session row."""
+    if session.is_test:
+        return None
+    with transaction.atomic():
+        account = _lock_account(session.client_id)
+        existing = Hold.objects.filter(session_id=session.pk).first()
+        if existing is not None:
+            return existing
+        client = session.client
+        amount = hold_amount_for(client=client)
+        if not client.allow_overdraft and account.balance - account.held < amount:
+            raise InsufficientCredits(balance=account.balance)
+        hold = Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
+        _store_account(account, balance=account.balance, held=account.held + amount)
+    return hold
+
+
+def hold_release(*, session) -> bool:
+    """Give back an open hold (session expired or never created). Idempotent."""
+    if not Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).exists():
+        return False
+    with transaction.atomic():
+        account = _lock_account(session.client_id)
+        # Re-read under the lock: a concurrent charge may have captured it.
+        hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
+        if hold is None:
+            return False
+        Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.RELEASED, settled_at=timezone.now())
+        _store_account(account, balance=account.balance, held=account.held - hold.amount)
+    return True
+
+
+# --- charges --------------------------------------------------------------------
+
+
+def _usage_exists(session_id) -> bool:
+    return LedgerEntry.objects.filter(session_id=session_id, kind=LedgerEntry.Kind.USAGE).exists()
+
+
+def session_charge(*, session) -> LedgerEntry | None:
+    """Bill a completed session once, ever. Returns the usage entry, or None
+    when nothing was charged (test session, or already charged)."""
+    if session.is_test or _usage_exists(session.pk):
+        return None
+    try:
+        with transaction.atomic():
+            account = _lock_account(session.client_id)
+            # Every usage entry of this client is written under this lock, so
+            # this re-check and the ordinal count below are exact.
+            if _usage_exists(session.pk):
+                return None
+            now = timezone.now()
+            month_start, month_end = billing_month_bounds(at=now)
+            used = LedgerEntry.objects.filter(
+                client_id=session.client_id,
+                kind=LedgerEntry.Kind.USAGE,
+                created_at__gte=month_start,
+                created_at__lt=month_end,
+            ).count()
+            ordinal = used + 1
+            price, tier_name = price_for_ordinal(client=session.client_id, ordinal=ordinal)
+            hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
+            balance = account.balance - price
+            held = account.held - (hold.amount if hold else 0)
+            entry = LedgerEntry.objects.create(
+                client_id=session.client_id,
+                kind=LedgerEntry.Kind.USAGE,
+                amount=-price,
+                balance_after=balance,
+                session_id=session.pk,
+                tier_name=tier_name,
+                month_ordinal=ordinal,
+                description=f"KYC session {session.pk}",
+            )
+            if not (month_start <= entry.created_at < month_end):
+                # auto_now_add stamped a moment past midnight: keep the entry in
+                # the month it was counted and priced in.
+                LedgerEntry.objects.filter(pk=entry.pk).update(created_at=now)
+                entry.created_at = now
+            if hold is not None:
+                Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.CAPTURED, settled_at=now)
+            _store_account(account, balance=balance, held=held)
+    except IntegrityError:
+        # The unique constraint is the last line of defence against a double charge.
+        if _usage_exists(session.pk):
+            return None
+        raise
+    logger.info("billing: charged session %s ordinal %s: %s credits (%s)", session.pk, ordinal, price, tier_name)
+    return entry
+
+
+# --- manual credits -------------------------------------------------------------
+
+
+def credit_add(
+    *,
+    client,
+    credits: int,
+    kind: str = LedgerEntry.Kind.TOPUP,
+    description: str = "",
+    created_by=None,
+) -> LedgerEntry:
+    """Top-up, promotional credits, refund or adjustment (the only kind that
+    may be negative)."""
+    if kind not in MANUAL_KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(MANUAL_KINDS)}")
+    if isinstance(credits, bool) or not isinstance(credits, int):
+        raise BadRequest("credits must be a whole number")
+    if kind == LedgerEntry.Kind.ADJUSTMENT:
+        if credits == 0:
+            raise BadRequest("An adjustment must not be zero")
+    elif credits <= 0:
+        raise BadRequest(f"A {kind} must be a positive number of credits")
+    description = (description or "").strip()
+    if len(description) > LedgerEntry._meta.get_field("description").max_length:
+        raise BadRequest("description is too long (255 characters at most)")
+
+    client_id = _client_id(client)
+    with transaction.atomic():
+        account = _lock_account(client_id)
+        balance = account.balance + credits
+        if credits < 0:
+            allow_overdraft = getattr(client, "allow_overdraft", None)
+            if allow_overdraft is None:
+                allow_overdraft = account.client.allow_overdraft
+            # Open holds must stay payable, or a completing session would
+            # take a client without overdraft below zero.
+            if not allow_overdraft and balance < account.held:
+                raise BadRequest(
+                    f"Adjustment refused: only {account.balance - account.held} credits are available "
+                    f"(balance {account.balance}, held by open sessions {account.held})"
+                )
+        entry = LedgerEntry.objects.create(
+            client_id=client_id,
+            kind=kind,
+            amount=credits,
+            balance_after=balance,
+            description=description,
+            created_by=created_by,
+        )
+        _store_account(account, balance=balance, held=account.held)
+    logger.info("billing: %s of %s credits for client %s", kind, credits, client_id)
+    return entry
+
+
+# --- consistency check ----------------------------------------------------------
+
+_MAX_REPORTED = 50
+
+
+def ledger_check() -> list[str]:
+    """Every inconsistency between accounts, entries and holds. [] means OK."""
+    from kyc.models import KycSession
+
+    problems: list[str] = []
+    entry_sums = dict(
+        LedgerEntry.objects.order_by().values("client_id").annotate(total=Sum("amount")).values_list("client_id", "total")
+    )
+    hold_sums = dict(
+        Hold.objects.filter(status=Hold.Status.OPEN)
+        .order_by()
+        .values("client_id")
+        .annotate(total=Sum("amount"))
+        .values_list("client_id", "total")
+    )
+    accounts = {
+        a.client_id: a for a in CreditAccount.objects.select_related("client").only(
+            "client_id", "balance", "held", "client__code", "client__allow_overdraft"
+        )
+    }
+    for client_id in sorted((set(entry_sums) | set(hold_sums)) - set(accounts), key=str):
+        problems.append(f"client {client_id}: ledger entries or holds but no credit account")
+    for client_id, account in accounts.items():
+        code = account.client.code
+        total = entry_sums.get(client_id) or 0
+        if account.balance != total:
+            problems.append(f"{code}: balance {account.balance} != sum of ledger entries {total}")
+        open_held = hold_sums.get(client_id) or 0
+        if account.held != open_held:
+            problems.append(f"{code}: held {account.held} != sum of open holds {open_held}")
+        if account.balance < 0 and not account.client.allow_overdraft:
+            problems.append(f"{code}: negative balance {account.balance} without overdraft")
+
+    broken_chain = (
+        LedgerEntry.objects.annotate(
+            running=Window(Sum("amount"), partition_by=[F("client_id")], order_by=F("id").asc())
+        )
+        .filter(~Q(running=F("balance_after")))
+        .order_by("id")
+        .values_list("id", "client__code", "balance_after", "running")[:_MAX_REPORTED]
+    )
+    for entry_id, code, balance_after, running in broken_chain:
+        problems.append(f"{code}: entry {entry_id} balance_after {balance_after} != running total {running}")
+
+    doubles = (
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.USAGE, session__isnull=False)
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("session_id", "n")[:_MAX_REPORTED]
+    )
+    for session_id, n in doubles:
+        problems.append(f"session {session_id}: {n} usage entries")
+
+    stale = (
+        Hold.objects.filter(status=Hold.Status.OPEN, session__status__in=KycSession.FINAL_STATUSES)
+        .order_by("id")
+        .values_list("session_id", "session__status")[:_MAX_REPORTED]
+    )
+    for session_id, status in stale:
+        problems.append(f"session {session_id}: hold still open although the session is {status}")
+    return problems

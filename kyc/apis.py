@@ -1,0 +1,66 @@
+"""Client API views: validate, call one service, present."""
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponseRedirect
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from truestack.errors import NotFound
+
+from . import presenters
+from .documents import expiring_url, uses_presigned_urls
+from .idempotency import run_idempotent
+from .listing import SessionCursorPagination, sessions_for_listing
+from .models import KycSession
+from .selectors import session_get_for_client
+from .services import session_create, session_refresh
+from .validation import validate_session_create
+
+
+class SessionListCreateApi(APIView):
+    def get(self, request):
+        paginator = SessionCursorPagination()
+        queryset = sessions_for_listing(client=request.user, params=request.query_params)
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response([presenters.session_summary(session) for session in page])
+
+    def post(self, request):
+        def create():
+            data = validate_session_create(request.data)
+            session = session_create(client=request.user, api_key=request.auth, data=data)
+            return 201, presenters.session_created(session)
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            status, body = create()
+            return Response(body, status=status)
+        status, body, replayed = run_idempotent(client=request.user, key=key, data=request.data, handler=create)
+        response = Response(body, status=status)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class SessionDetailApi(APIView):
+    def get(self, request, session_id):
+        session = session_get_for_client(client=request.user, session_id=session_id)
+        return Response(presenters.session_detail(session))
+
+    def post(self, request, session_id):
+        session = session_get_for_client(client=request.user, session_id=session_id)
+        return Response(presenters.session_refreshed(session_refresh(session=session)))
+
+
+class SessionDocumentApi(APIView):
+    def get(self, request, session_id, kind):
+        if kind not in KycSession.DOCUMENT_KINDS:
+            raise NotFound("Unknown document")
+        session = session_get_for_client(client=request.user, session_id=session_id)
+        path = getattr(session, kind)
+        if not path or not default_storage.exists(path):
+            raise NotFound("Document not available")
+        if uses_presigned_urls():
+            return HttpResponseRedirect(expiring_url(path))
+        response = FileResponse(default_storage.open(path, "rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, no-store"
+        return response

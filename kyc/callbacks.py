@@ -1,0 +1,105 @@
+"""Inbound provider callbacks: stored first, then verified, then applied.
+The stored row survives a failed apply; `callbacks_reprocess` retries it."""
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .innovatif.callbacks import CallbackRejected, parse_callback
+from .innovatif.client import client_for
+from .innovatif.mapping import parse_result
+from .models import KycSession, ProviderCallback
+from .services import session_apply_provider_result
+
+logger = logging.getLogger(__name__)
+
+REPROCESS_AFTER = timedelta(seconds=30)
+MAX_ATTEMPTS = 10
+
+
+class CallbackRefused(Exception):
+    def __init__(self, status_code: int, reason: str):
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback:
+    return ProviderCallback.objects.create(
+        body=body.decode("utf-8", errors="replace"),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        remote_addr=remote_addr or None,
+    )
+
+
+def _refuse(callback: ProviderCallback, status_code: int, reason: str):
+    callback.state = ProviderCallback.State.REJECTED
+    callback.error = reason[:255]
+    callback.processed_at = timezone.now()
+    callback.save(update_fields=["state", "error", "processed_at", "session", "provider_ref_id", "onboarding_id",
+                                 "provider_status"])
+    logger.warning("provider callback %s refused: %s", callback.pk, reason)
+    raise CallbackRefused(status_code, reason)
+
+
+def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
+    """Verify and apply one stored callback. Raises CallbackRefused (4xx) for
+    anything that must change nothing; other errors leave it `failed` for retry."""
+    try:
+        verified = parse_callback(callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS)
+    except CallbackRejected as exc:
+        _refuse(callback, 400, exc.reason)
+    callback.provider_ref_id = verified.provider_ref_id[:128]
+    callback.onboarding_id = str(verified.onboarding_id)[:128]
+    callback.provider_status = str(verified.status)[:4]
+
+    session = KycSession.objects.filter(provider_ref_id=verified.provider_ref_id).exclude(provider_ref_id="").first()
+    if session is None:
+        _refuse(callback, 404, "unknown transaction")
+    callback.session = session
+    if str(session.onboarding_id) != str(verified.onboarding_id):
+        _refuse(callback, 409, "onboarding_id does not match the transaction")
+    if client_for(is_test=session.is_test).credentials.api_key != verified.credentials.api_key:
+        _refuse(callback, 403, "callback credentials do not match the session's provider account")
+
+    callback.attempts += 1
+    try:
+        result = parse_result(verified.body, document_type=session.document_type)
+        session_apply_provider_result(session_id=session.id, result=result, via="callback")
+    except Exception as exc:
+        callback.state = ProviderCallback.State.FAILED
+        callback.error = f"{type(exc).__name__}"[:255]
+        callback.save(update_fields=["state", "error", "attempts", "session", "provider_ref_id", "onboarding_id",
+                                     "provider_status"])
+        logger.exception("provider callback %s failed to apply", callback.pk)
+        raise
+    callback.state = ProviderCallback.State.PROCESSED
+    callback.error = ""
+    callback.processed_at = timezone.now()
+    callback.save(update_fields=["state", "error", "attempts", "processed_at", "session", "provider_ref_id",
+                                 "onboarding_id", "provider_status"])
+    return callback
+
+
+def callbacks_reprocess(*, limit: int = 50) -> int:
+    """Retry callbacks that were stored but not applied (crash, failure)."""
+    cutoff = timezone.now() - REPROCESS_AFTER
+    pending = ProviderCallback.objects.filter(
+        Q(state=ProviderCallback.State.FAILED) | Q(state=ProviderCallback.State.RECEIVED),
+        received_at__lte=cutoff,
+        attempts__lt=MAX_ATTEMPTS,
+    ).order_by("received_at")[:limit]
+    done = 0
+    for callback in pending:
+        try:
+            callback_process(callback=callback)
+            done += 1
+        except CallbackRefused:
+            continue
+        except Exception:
+            continue
+    return done

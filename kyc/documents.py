@@ -1,0 +1,55 @@
+"""Session images: private storage paths, expiring URLs for clients."""
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from .models import KycSession, session_file_path
+
+_SIGNING_SALT = "truestack.kyc.document"
+
+
+def store_images(*, session: KycSession, images: dict[str, bytes]) -> dict[str, str]:
+    """Write images under the client's private prefix; returns kind -> path.
+    Paths are deterministic, so a second writer overwrites the same file."""
+    paths = {}
+    for kind in KycSession.DOCUMENT_KINDS:
+        data = images.get(kind)
+        if not data:
+            continue
+        path = session_file_path(session, kind)
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        paths[kind] = default_storage.save(path, ContentFile(data))
+    return paths
+
+
+def uses_presigned_urls() -> bool:
+    return "s3" in settings.STORAGES["default"]["BACKEND"].lower()
+
+
+def expiring_url(path: str) -> str:
+    """A URL valid for DOCUMENT_URL_TTL_SECONDS: presigned on S3, else signed by us."""
+    if uses_presigned_urls():
+        return default_storage.url(path, expire=settings.DOCUMENT_URL_TTL_SECONDS)
+    token = signing.dumps(path, salt=_SIGNING_SALT, compress=True)
+    return settings.PUBLIC_BASE_URL + reverse("kyc:signed-file", args=[token])
+
+
+def path_from_token(token: str) -> str | None:
+    try:
+        return signing.loads(token, salt=_SIGNING_SALT, max_age=settings.DOCUMENT_URL_TTL_SECONDS)
+    except signing.BadSignature:
+        return None
+
+
+def image_urls(session: KycSession) -> dict[str, str | None]:
+    return {kind: (expiring_url(getattr(session, kind)) if getattr(session, kind) else None)
+            for kind in KycSession.DOCUMENT_KINDS}
+
+
+def document_endpoint_urls(session: KycSession) -> dict[str, str | None]:
+    base = f"{settings.PUBLIC_BASE_URL}/api/v1/kyc/sessions/{session.id}/documents/"
+    return {kind: (base + kind if getattr(session, kind) else None) for kind in KycSession.DOCUMENT_KINDS}

@@ -1,0 +1,81 @@
+"""Reconciliation listing: the client's sessions, newest first, cursor-paginated."""
+
+import re
+
+from django.db.models import TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.pagination import CursorPagination
+
+from truestack.errors import BadRequest
+
+from .models import KycSession
+
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+LISTED_STATUSES = ("pending", "processing", "completed", "expired")
+
+
+class SessionCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except Exception:
+            raise BadRequest("cursor is invalid or expired")
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+            raise BadRequest(f"limit must be an integer from 1 to {self.max_page_size}")
+        return super().get_page_size(request)
+
+
+def _parse_instant(name: str, value: str):
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        if day is not None:
+            from datetime import datetime, time, timezone
+
+            parsed = datetime.combine(day, time.min, tzinfo=timezone.utc)
+    if parsed is None:
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
+    if parsed.tzinfo is None:
+        from datetime import timezone
+
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def sessions_for_listing(*, client, params) -> "QuerySet[KycSession]":
+    queryset = KycSession.objects.filter(client=client).exclude(status=KycSession.Status.FAILED)
+    status = params.get("status")
+    if status:
+        if status not in LISTED_STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(LISTED_STATUSES)}")
+        queryset = queryset.filter(status=status)
+    result = params.get("result")
+    if result:
+        if result not in KycSession.Result.values:
+            raise BadRequest("result must be one of approved, rejected")
+        queryset = queryset.filter(result=result)
+    if params.get("created_after"):
+        queryset = queryset.filter(created_at__gte=_parse_instant("created_after", params["created_after"]))
+    if params.get("created_before"):
+        queryset = queryset.filter(created_at__lt=_parse_instant("created_before", params["created_before"]))
+    key, value = params.get("metadata_key"), params.get("metadata_value")
+    if key or value is not None:
+        if not key or value is None or not _METADATA_KEY.match(key):
+            raise BadRequest("metadata_key (letters, digits, _ . -) and metadata_value must be given together")
+        queryset = queryset.annotate(
+            _metadata_value=Cast(KeyTextTransform(key, "metadata"), output_field=TextField())
+        ).filter(_metadata_value=value)
+    return queryset.only(
+        "id", "status", "result", "document_name", "document_number", "document_type", "metadata",
+        "created_at", "updated_at", "expires_at",
+    )

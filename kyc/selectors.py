@@ -1,0 +1,17 @@
+import uuid
+
+from truestack.errors import NotFound
+
+from .models import KycSession
+
+
+def session_get_for_client(*, client, session_id: str) -> KycSession:
+    """The client's own session; another client's or a malformed id is 404."""
+    try:
+        pk = uuid.UUID(str(session_id))
+    except ValueError:
+        raise NotFound("Session not found")
+    session = KycSession.objects.filter(pk=pk, client=client).exclude(status=KycSession.Status.FAILED).first()
+    if session is None:
+        raise NotFound("Session not found")
+    return session

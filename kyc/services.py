@@ -1,0 +1,335 @@
+"""Every write to KYC sessions. One function, `session_apply_provider_result`,
+applies a provider result whichever path it came by (callback, refresh, poll)."""
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing import services as billing
+from clients.models import ApiKey, Client
+from truestack.errors import ApplicationError, GatewayError
+from webhooks import services as webhooks
+from webhooks.models import Event
+
+from .documents import store_images
+from .innovatif.client import InnovatifError, client_for
+from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
+from .models import KycSession
+from .validation import provider_document_number
+
+logger = logging.getLogger(__name__)
+
+ORPHAN_AFTER = timedelta(minutes=5)
+EXPIRY_GRACE = timedelta(hours=1)
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class ConcurrentSessionLimit(ApplicationError):
+    status_code = 429
+    code = "CONCURRENT_SESSION_LIMIT"
+
+
+def _base36(number: int) -> str:
+    out = ""
+    while number:
+        number, digit = divmod(number, 36)
+        out = _BASE36[digit] + out
+    return out or "0"
+
+
+def ref_id_generate(*, client: Client) -> str:
+    """`CODE_<base36 ms>_<hex>`: unique (random part + DB constraint), ≤ 32 chars."""
+    prefix = f"{client.code}_{_base36(int(time.time() * 1000))}_"
+    random_length = max(6, min(8, 32 - len(prefix)))
+    return (prefix + secrets.token_hex(4)[:random_length])[:32]
+
+
+def _mask(number: str) -> str:
+    return f"***{number[-4:]}" if len(number) > 4 else "***"
+
+
+def open_sessions_limit(client: Client) -> int:
+    return client.max_open_sessions if client.max_open_sessions is not None else settings.MAX_OPEN_SESSIONS
+
+
+def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
+    """Write the session row and its hold, under the client's row lock so the
+    open-session cap is exact under concurrent creates."""
+    with transaction.atomic():
+        Client.objects.select_for_update().only("id").get(pk=client.pk)
+        now = timezone.now()
+        limit = open_sessions_limit(client)
+        open_count = KycSession.objects.filter(
+            client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
+        ).count()
+        if open_count >= limit:
+            raise ConcurrentSessionLimit(
+                f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
+                headers={"Retry-After": "60"},
+            )
+        session = KycSession.objects.create(
+            client=client,
+            api_key=api_key,
+            is_test=api_key.is_test,
+            ref_id=ref_id_generate(client=client),
+            expires_at=now + settings.SESSION_TTL,
+            **data,
+        )
+        billing.hold_place(session=session)
+    return session
+
+
+def _response_url(session: KycSession) -> str:
+    return session.redirect_url or f"{settings.PUBLIC_BASE_URL}/r/{session.id}"
+
+
+def _mark_failed(*, session: KycSession, error: str) -> None:
+    with transaction.atomic():
+        updated = KycSession.objects.filter(pk=session.pk, status=KycSession.Status.PENDING, provider_ref_id="").update(
+            status=KycSession.Status.FAILED, provider_error=error[:255], updated_at=timezone.now()
+        )
+        if updated:
+            billing.hold_release(session=session)
+
+
+def session_create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
+    """Create a session: row and hold first, then the provider transaction.
+    A provider failure leaves the row as `failed` (never billed) and raises 502."""
+    session = _reserve(client=client, api_key=api_key, data=data)
+    provider = client_for(is_test=session.is_test)
+    try:
+        created = provider.create_transaction(
+            ref_id=session.ref_id,
+            document_name=session.document_name,
+            document_number=provider_document_number(
+                document_type=session.document_type, document_number=session.document_number
+            ),
+            document_type=DOCUMENT_TYPE_TO_PROVIDER[session.document_type],
+            platform=session.platform,
+            response_url=_response_url(session),
+            backend_url=f"{settings.PUBLIC_BASE_URL}/api/internal/webhooks/innovatif/ekyc",
+        )
+    except InnovatifError as exc:
+        logger.warning("provider create-transaction failed ref_id=%s code=%s", session.ref_id, exc.code)
+        _mark_failed(session=session, error=f"{exc.code}: {exc.description}")
+        raise GatewayError("Failed to initiate KYC session")
+    except Exception:
+        logger.exception("provider create-transaction crashed ref_id=%s", session.ref_id)
+        _mark_failed(session=session, error="unexpected error calling the provider")
+        raise GatewayError("Failed to initiate KYC session")
+    session.provider_ref_id = created.ref_id
+    session.onboarding_id = created.onboarding_id
+    session.onboarding_url = created.onboarding_url
+    session.provider_expires_at = created.expired_at or ""
+    KycSession.objects.filter(pk=session.pk).update(
+        provider_ref_id=session.provider_ref_id,
+        onboarding_id=session.onboarding_id,
+        onboarding_url=session.onboarding_url,
+        provider_expires_at=session.provider_expires_at,
+    )
+    return session
+
+
+_RESULT_FIELDS = {
+    "full_name": "ocr_full_name",
+    "id_number": "ocr_id_number",
+    "id_number_back": "ocr_id_number_back",
+    "address": "ocr_address",
+    "gender": "ocr_gender",
+    "nationality": "ocr_nationality",
+    "date_of_birth": "date_of_birth",
+    "document_valid": "document_valid",
+    "name_match": "name_match",
+    "id_match": "id_match",
+    "front_back_match": "front_back_match",
+    "landmark_valid": "landmark_valid",
+    "face_match": "face_match",
+    "face_match_score": "face_match_score",
+    "liveness_passed": "liveness_passed",
+    "reject_message": "reject_message",
+    "raw": "raw_result",
+}
+
+
+def session_apply_provider_result(*, session_id, result: ProviderResult, via: str) -> tuple[KycSession, bool]:
+    """Apply a provider result. Idempotent: the session row is locked, a final
+    session never changes, and the charge and the event are unique in the DB.
+    Returns (session, changed)."""
+    now = timezone.now()
+    image_paths = {}
+    if result.status == KycSession.Status.COMPLETED and result.images:
+        session = KycSession.objects.only("id", "client_id", "status").get(pk=session_id)
+        if session.is_final:
+            return KycSession.objects.get(pk=session_id), False
+        # Heavy I/O before taking the row lock; paths are deterministic.
+        image_paths = store_images(session=session, images=result.images)
+
+    with transaction.atomic():
+        session = KycSession.objects.select_for_update().get(pk=session_id)
+        touched = ["updated_at"]
+        if result.provider_status:  # empty when TrueStack itself expires the session
+            session.provider_status = result.provider_status
+            session.provider_result = result.provider_result
+            touched += ["provider_status", "provider_result"]
+        if via == "callback":
+            session.last_callback_at = now
+            touched.append("last_callback_at")
+        else:
+            session.last_provider_check_at = now
+            touched.append("last_provider_check_at")
+        if session.is_final:
+            return session, False
+
+        changed = False
+        if result.status == KycSession.Status.PROCESSING and session.status == KycSession.Status.PENDING:
+            session.status = KycSession.Status.PROCESSING
+            touched.append("status")
+            changed = True
+        elif result.status == KycSession.Status.COMPLETED:
+            session.status = KycSession.Status.COMPLETED
+            session.result = result.result
+            session.completed_at = now
+            for source, target in _RESULT_FIELDS.items():
+                setattr(session, target, getattr(result, source))
+            for kind, path in image_paths.items():
+                setattr(session, kind, path)
+            touched += ["status", "result", "completed_at", *_RESULT_FIELDS.values(), *image_paths]
+            changed = True
+        elif result.status == KycSession.Status.EXPIRED:
+            session.status = KycSession.Status.EXPIRED
+            touched.append("status")
+            changed = True
+        session.save(update_fields=touched)
+
+        if session.status == KycSession.Status.COMPLETED and changed:
+            billing.session_charge(session=session)
+            webhooks.event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
+        elif session.status == KycSession.Status.EXPIRED and changed:
+            billing.hold_release(session=session)
+            webhooks.event_record(session=session, kind=Event.Kind.SESSION_EXPIRED)
+    if changed:
+        logger.info("session %s -> %s via %s", session.id, session.status, via)
+    return session, changed
+
+
+def session_expire(*, session_id) -> tuple[KycSession, bool]:
+    """Expire an open session (no provider answer needed)."""
+    expired = ProviderResult(status=KycSession.Status.EXPIRED, result=None, provider_status="", provider_result="",
+                             reject_message=None)
+    return session_apply_provider_result(session_id=session_id, result=expired, via="expiry")
+
+
+@dataclass
+class RefreshOutcome:
+    session: KycSession
+    refreshed: bool
+    raw: dict = field(default_factory=dict)
+    message: str | None = None
+    error: str | None = None
+
+
+def _fetch_provider_result(session: KycSession) -> ProviderResult:
+    body = client_for(is_test=session.is_test).get_status(
+        ref_id=session.provider_ref_id, onboarding_id=session.onboarding_id, platform=session.platform, mode="2"
+    )
+    return parse_result(body, document_type=session.document_type)
+
+
+def session_refresh(*, session: KycSession) -> RefreshOutcome:
+    """Ask the provider for the latest state and apply it (client's POST /:id)."""
+    if session.is_final:
+        return RefreshOutcome(session=session, refreshed=False, message="Session already finalized")
+    try:
+        result = _fetch_provider_result(session)
+    except InnovatifError as exc:
+        logger.warning("provider get-status failed session=%s code=%s", session.id, exc.code)
+        return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
+    except Exception:
+        logger.exception("provider get-status crashed session=%s", session.id)
+        return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
+    session, _ = session_apply_provider_result(session_id=session.id, result=result, via="refresh")
+    return RefreshOutcome(session=session, refreshed=True, raw=result.raw)
+
+
+def _claim_for_check(session: KycSession, now) -> bool:
+    """Conditional update so concurrent pollers never check one session twice."""
+    return bool(
+        KycSession.objects.filter(
+            pk=session.pk, last_provider_check_at=session.last_provider_check_at, status__in=KycSession.OPEN_STATUSES
+        ).update(last_provider_check_at=now)
+    )
+
+
+def sessions_poll_stale(*, limit: int | None = None) -> int:
+    """Poll open sessions that have had no callback for KYC_POLL_AFTER, so a lost
+    callback still completes (and bills, and notifies)."""
+    now = timezone.now()
+    quiet_since = now - settings.KYC_POLL_AFTER
+    candidates = (
+        KycSession.objects.filter(
+            status__in=KycSession.OPEN_STATUSES, created_at__lte=quiet_since, expires_at__gt=now
+        )
+        .exclude(provider_ref_id="")
+        .exclude(last_callback_at__gt=quiet_since)
+        .exclude(last_provider_check_at__gt=quiet_since)
+        .order_by("last_provider_check_at", "created_at")[: limit or settings.KYC_POLL_BATCH_SIZE]
+    )
+    polled = 0
+    for session in candidates:
+        if not _claim_for_check(session, now):
+            continue
+        try:
+            result = _fetch_provider_result(session)
+        except InnovatifError as exc:
+            logger.warning("poll failed session=%s code=%s", session.id, exc.code)
+            continue
+        session_apply_provider_result(session_id=session.id, result=result, via="poll")
+        polled += 1
+    return polled
+
+
+def sessions_fail_orphans() -> int:
+    """Sessions whose provider call never finished (process died) are failed and
+    their hold released."""
+    count = 0
+    stale = KycSession.objects.filter(
+        status=KycSession.Status.PENDING, provider_ref_id="", created_at__lte=timezone.now() - ORPHAN_AFTER
+    )
+    for session in stale:
+        _mark_failed(session=session, error="provider transaction never confirmed")
+        count += 1
+    return count
+
+
+def sessions_expire_due(*, limit: int = 100) -> int:
+    """Sessions past expires_at: one last provider check, then `expired`. If the
+    provider cannot be asked, try again next run, up to EXPIRY_GRACE."""
+    now = timezone.now()
+    expired = 0
+    due = KycSession.objects.filter(status__in=KycSession.OPEN_STATUSES, expires_at__lte=now).order_by("expires_at")[
+        :limit
+    ]
+    for session in due:
+        if session.provider_ref_id:
+            if not _claim_for_check(session, now):
+                continue
+            try:
+                result = _fetch_provider_result(session)
+            except InnovatifError as exc:
+                if now - session.expires_at < EXPIRY_GRACE:
+                    logger.warning("last check before expiry failed session=%s code=%s", session.id, exc.code)
+                    continue
+            else:
+                session, changed = session_apply_provider_result(session_id=session.id, result=result, via="expiry")
+                if session.is_final:
+                    expired += int(changed)
+                    continue
+        _, changed = session_expire(session_id=session.id)
+        expired += int(changed)
+    return expired

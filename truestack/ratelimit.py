@@ -1,0 +1,112 @@
+"""Per-client request rate limit for the client API.
+
+A fixed one-minute window counted in the shared Django cache (Redis in
+production), so the limit holds across every web process. The counter key
+names the window, and `cache.add` + `cache.incr` are atomic on Redis: no
+read-modify-write race between processes.
+
+The throttle records (limit, remaining, reset) on the Django request;
+`RateLimitHeadersMiddleware` copies them onto the answer as X-RateLimit-*.
+Unauthenticated requests are refused (401) before throttles run and never
+count against a client."""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+from .errors import TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+KEY_PREFIX = "ratelimit:client"
+
+
+def clock() -> float:
+    """Current epoch seconds (a seam for tests)."""
+    return time.time()
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int  # epoch seconds when the current window ends
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+
+def client_rate_limit(client) -> int:
+    """Requests per minute for a client: its own setting, else the default."""
+    own = getattr(client, "rate_limit_per_minute", None)
+    return own if own is not None else settings.API_RATE_LIMIT_PER_MINUTE
+
+
+def _count(key: str) -> int:
+    """Increment the window counter atomically and return the new count."""
+    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+        return cache.incr(key)
+
+
+def rate_limit_hit(*, client_id, limit: int, now: float | None = None) -> tuple[bool, RateLimitState, int]:
+    """Count one request for the client. Returns (allowed, state, retry_after_seconds)."""
+    now = clock() if now is None else now
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    reset = window_start + WINDOW_SECONDS
+    count = _count(f"{KEY_PREFIX}:{client_id}:{window_start}")
+    state = RateLimitState(limit=limit, remaining=max(0, limit - count), reset=reset)
+    retry_after = max(1, math.ceil(reset - now))
+    return count <= limit, state, retry_after
+
+
+class ClientRateThrottle(BaseThrottle):
+    """DRF throttle for authenticated API clients (request.user is a Client)."""
+
+    def allow_request(self, request, view):
+        client = request.user
+        client_id = getattr(client, "pk", None)
+        if client_id is None or not getattr(client, "is_authenticated", False):
+            return True
+        limit = client_rate_limit(client)
+        try:
+            allowed, state, retry_after = rate_limit_hit(client_id=client_id, limit=limit)
+        except Exception:
+            # A fairness tool, not a money limit: when the cache is down, serve.
+            logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
+            return True
+        request._request.rate_limit = state
+        if not allowed:
+            raise TooManyRequests(
+                f"Rate limit exceeded: {limit} requests per minute; retry in {retry_after} seconds",
+                headers={"Retry-After": str(retry_after)},
+            )
+        return True
+
+
+class RateLimitHeadersMiddleware:
+    """Adds X-RateLimit-* to every answer whose request was counted."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response

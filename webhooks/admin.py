@@ -1,0 +1,187 @@
+import json
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from .models import Attempt, Delivery, Event
+from .services import delivery_resend
+
+
+def _pretty_body(body) -> str:
+    raw = bytes(body or b"")
+    try:
+        text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        text = raw.decode("utf-8", errors="replace")
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+def _delivery_links(deliveries) -> str:
+    return format_html_join(
+        "",
+        '<div><a href="{}">{}</a> — {} attempt(s)</div>',
+        (
+            (reverse("admin:webhooks_delivery_change", args=[d.pk]), d.get_state_display(), d.attempt_count)
+            for d in deliveries
+        ),
+    ) or "—"
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AttemptInline(ReadOnlyMixin, admin.TabularInline):
+    model = Attempt
+    fields = ("number", "started_at", "status_code", "duration_ms", "error", "response_excerpt")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("number",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(ReadOnlyMixin, admin.TabularInline):
+    model = Delivery
+    fields = ("url", "state", "attempt_count", "next_attempt_at", "last_attempt_at", "delivered_at", "last_error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(ReadOnlyMixin, admin.TabularInline):
+    """For the KYC session page: the session's events and their deliveries."""
+
+    model = Event
+    fk_name = "session"
+    fields = ("kind", "created_at", "deliveries_summary", "event_link")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "webhook event"
+    verbose_name_plural = "webhook events"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="Deliveries")
+    def deliveries_summary(self, obj):
+        return _delivery_links(obj.deliveries.all())
+
+    @admin.display(description="Event")
+    def event_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:webhooks_event_change", args=[obj.pk]), obj.pk)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "client", "session", "created_at", "delivery_states")
+    list_filter = ("kind", "client")
+    search_fields = ("=id", "=session__id", "session__ref_id")
+    list_select_related = ("client",)
+    date_hierarchy = "created_at"
+    fields = ("id", "kind", "client", "session", "created_at", "pretty_body")
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="Body (exact bytes sent, pretty-printed)")
+    def pretty_body(self, obj):
+        return _pretty_body(obj.body)
+
+    @admin.display(description="Deliveries")
+    def delivery_states(self, obj):
+        return ", ".join(d.get_state_display() for d in obj.deliveries.all()) or "—"
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "client", "event_kind", "session_link", "state", "attempt_count", "next_attempt_at",
+                    "last_attempt_at", "delivered_at", "last_error")
+    list_filter = (("event__client", admin.RelatedOnlyFieldListFilter), "event__kind", "state")
+    search_fields = ("=id", "=event__id", "=event__session__id", "url")
+    list_select_related = ("event", "event__client")
+    date_hierarchy = "created_at"
+    actions = ["resend_now"]
+    inlines = [AttemptInline]
+    fields = ("id", "event_link", "client", "event_kind", "session_link", "url", "state", "attempt_count",
+              "next_attempt_at", "locked_until", "enqueued_at", "last_attempt_at", "delivered_at", "last_error",
+              "created_at", "updated_at", "pretty_body")
+    readonly_fields = fields
+
+    @admin.display(description="Client", ordering="event__client__code")
+    def client(self, obj):
+        return obj.event.client
+
+    @admin.display(description="Event", ordering="event__kind")
+    def event_kind(self, obj):
+        return obj.event.kind
+
+    @admin.display(description="Event")
+    def event_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:webhooks_event_change", args=[obj.event_id]),
+                           obj.event_id)
+
+    @admin.display(description="Session")
+    def session_link(self, obj):
+        return format_html('<a href="{}">{}</a>',
+                           reverse("admin:kyc_kycsession_change", args=[obj.event.session_id]), obj.event.session_id)
+
+    @admin.display(description="Body")
+    def pretty_body(self, obj):
+        return _pretty_body(obj.event.body)
+
+    @admin.action(description="Resend now", permissions=["change"])
+    def resend_now(self, request, queryset):
+        count = 0
+        with transaction.atomic():
+            for delivery in queryset.select_for_update():
+                delivery_resend(delivery=delivery)
+                count += 1
+        self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} queued for immediate resend.",
+                          messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        # Every field is read-only; saving the loaded row would only race the workers.
+        pass
+
+    def response_change(self, request, obj):
+        if "_resend_now" in request.POST and self.has_change_permission(request, obj):
+            with transaction.atomic():
+                delivery_resend(delivery=obj)
+            self.message_user(request, "Delivery queued for immediate resend.", messages.SUCCESS)
+            return self.response_post_save_change(request, obj)
+        return super().response_change(request, obj)
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("delivery", "number", "started_at", "status_code", "duration_ms", "error")
+    list_filter = ("status_code",)
+    list_select_related = ("delivery",)
+    fields = ("delivery", "number", "started_at", "status_code", "duration_ms", "error", "response_excerpt")
+    readonly_fields = fields
+    ordering = ("-started_at",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
