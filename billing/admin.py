@@ -1,21 +1,25 @@
 """Finance admin: the ledger (append-only, read-only here), pricing tiers,
-holds and accounts, plus pieces the Client admin page wires in:
+holds and accounts, plus pieces the Client admin page wires in. With the hook
+points of clients/admin.py that is:
 
-    from billing.admin import (LedgerEntryInline, PricingTierInline, annotate_clients,
-                               balance_display, mtd_usage_display, topup_urls)
+    from billing.admin import (LedgerEntryInline, PricingTierInline, annotate_clients, balance_display,
+                               mtd_usage_display, topup_object_tool, topup_urls)
 
     class ClientAdmin(admin.ModelAdmin):
-        inlines = [PricingTierInline, LedgerEntryInline]
-        list_display = [..., balance_display, mtd_usage_display]
+        inlines = (ApiKeyInline, PricingTierInline, LedgerEntryInline)
+        list_display = (..., balance_display, mtd_usage_display)
 
         def get_queryset(self, request):
-            return annotate_clients(super().get_queryset(request))
+            return annotate_clients(super().get_queryset(request))  # no N+1 for the two columns
 
-        def get_urls(self):
-            # Before the defaults: their "<path:object_id>/" would swallow ours.
-            return topup_urls(self.admin_site) + super().get_urls()
+        def get_extra_urls(self):
+            # Extra urls must come before the defaults ("<path:object_id>/" would swallow them).
+            return [...] + topup_urls(self.admin_site)
 
-The change page can link to reverse("admin:clients_client_topup", args=[client.pk]).
+        def get_object_tools(self, request, obj):
+            return [...] + [t for t in [topup_object_tool(request, obj)] if t]
+
+The page itself is reverse("admin:clients_client_topup", args=[client.pk]).
 """
 
 import uuid
@@ -347,6 +351,14 @@ def topup_view(request, client_id, admin_site=None):
     }
     request.current_app = site.name
     return TemplateResponse(request, "admin/billing/topup.html", context)
+
+
+def topup_object_tool(request, client) -> tuple[str, str] | None:
+    """(url, label) of the "Add credits" button for a client's page, or None
+    when the user may not add credits."""
+    if not request.user.has_perm(TOPUP_PERMISSION):
+        return None
+    return reverse("admin:clients_client_topup", args=[client.pk]), "Add credits"
 
 
 def topup_urls(admin_site=None) -> list:

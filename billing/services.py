@@ -134,15 +134,14 @@ def hold_amount_for(*, client) -> int:
 
 
 def hold_place(*, session) -> Hold | None:
-    """Reserve the session's maximum price. Call inside the transaction that
-    creates the session, so a refused hold also undoes the session row."""
+    """Reserve the session's maximum price. Call once, inside the transaction
+    that creates the session, so a refused hold also undoes the session row (the
+    one-to-one constraint refuses a second hold for a session)."""
     if session.is_test:
         return None
-    with transaction.atomic():
+    # No savepoint: this runs on the create hot path inside the caller's transaction.
+    with transaction.atomic(savepoint=False):
         account = _lock_account(session.client_id)
-        existing = Hold.objects.filter(session_id=session.pk).first()
-        if existing is not None:
-            return existing
         client = session.client
         amount = hold_amount_for(client=client)
         if not client.allow_overdraft and account.balance - account.held < amount:
@@ -291,7 +290,10 @@ def ledger_check() -> list[str]:
 
     problems: list[str] = []
     entry_sums = dict(
-        LedgerEntry.objects.order_by().values("client_id").annotate(total=Sum("amount")).values_list("client_id", "total")
+        LedgerEntry.objects.order_by()
+        .values("client_id")
+        .annotate(total=Sum("amount"))
+        .values_list("client_id", "total")
     )
     hold_sums = dict(
         Hold.objects.filter(status=Hold.Status.OPEN)

@@ -20,6 +20,16 @@ from django.utils.html import format_html
 
 from truestack.crypto import decrypt_secret
 
+from billing.admin import (
+    LedgerEntryInline,
+    PricingTierInline,
+    annotate_clients,
+    balance_display,
+    mtd_usage_display,
+    topup_object_tool,
+    topup_urls,
+)
+
 from .models import ApiKey, Client
 from .services import api_key_create, api_key_revoke, client_create, client_rotate_webhook_secret
 
@@ -68,12 +78,12 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "status", "overdraft", "created_at")
+    list_display = ("code", "name", "status", "overdraft", balance_display, mtd_usage_display, "created_at")
     list_filter = ("status",)
     search_fields = ("code", "name", "contact_email")
     ordering = ("code",)
     # Other apps' inlines (credits, sessions) are appended to this tuple.
-    inlines = (ApiKeyInline,)
+    inlines = (ApiKeyInline, PricingTierInline, LedgerEntryInline)
     add_fields = ("code", "name", "allow_overdraft", "contact_email", "notes")
     fieldsets = (
         (None, {"fields": ("code", "name", "status", "allow_overdraft", "contact_email", "notes")}),
@@ -105,6 +115,14 @@ class ClientAdmin(admin.ModelAdmin):
             return ()
         # The code is part of provider reference ids already issued.
         return ("code", "webhook_secret", "id", "created_at", "updated_at")
+
+    def get_inline_instances(self, request, obj=None):
+        # Keys, tiers and the ledger belong to an existing client.
+        return [] if obj is None else super().get_inline_instances(request, obj)
+
+    def get_queryset(self, request):
+        # Balance and month-to-date usage columns come from annotations (no N+1).
+        return annotate_clients(super().get_queryset(request))
 
     def has_delete_permission(self, request, obj=None):
         # Clients carry billing and KYC history; suspend them instead.
@@ -151,6 +169,9 @@ class ClientAdmin(admin.ModelAdmin):
             tools.append(
                 (reverse("admin:clients_client_rotate_webhook_secret", args=[obj.pk]), "Rotate webhook signing secret")
             )
+        topup = topup_object_tool(request, obj)
+        if topup:
+            tools.append(topup)
         return tools
 
     def get_extra_urls(self) -> list:
@@ -163,6 +184,7 @@ class ClientAdmin(admin.ModelAdmin):
                  name="clients_client_revoke_api_key"),
             path("<path:object_id>/webhook-secret/rotate/", wrap(self.rotate_webhook_secret_view),
                  name="clients_client_rotate_webhook_secret"),
+            *topup_urls(self.admin_site),
         ]
 
     def get_urls(self):

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from webhooks.admin import EventInline
+
 from .documents import expiring_url
 from .models import KycSession, ProviderCallback
 from .services import session_refresh
@@ -26,7 +28,7 @@ class KycSessionAdmin(admin.ModelAdmin):
     list_select_related = ("client",)
     date_hierarchy = "created_at"
     actions = ["refresh_from_provider"]
-    inlines = [ProviderCallbackInline]
+    inlines = [ProviderCallbackInline, EventInline]
     readonly_fields = [f.name for f in KycSession._meta.fields] + ["images"]
     fieldsets = (
         ("Session", {"fields": ("id", "client", "api_key", "is_test", "status", "result", "reject_message",

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from truestack.errors import NotFound
 
-from . import presenters
+from . import openapi, presenters
 from .documents import expiring_url, uses_presigned_urls
 from .idempotency import run_idempotent
 from .listing import SessionCursorPagination, sessions_for_listing
@@ -18,12 +18,14 @@ from .validation import validate_session_create
 
 
 class SessionListCreateApi(APIView):
+    @openapi.session_list
     def get(self, request):
         paginator = SessionCursorPagination()
         queryset = sessions_for_listing(client=request.user, params=request.query_params)
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response([presenters.session_summary(session) for session in page])
 
+    @openapi.session_create
     def post(self, request):
         def create():
             data = validate_session_create(request.data)
@@ -42,16 +44,19 @@ class SessionListCreateApi(APIView):
 
 
 class SessionDetailApi(APIView):
+    @openapi.session_retrieve
     def get(self, request, session_id):
         session = session_get_for_client(client=request.user, session_id=session_id)
         return Response(presenters.session_detail(session))
 
+    @openapi.session_refresh
     def post(self, request, session_id):
         session = session_get_for_client(client=request.user, session_id=session_id)
         return Response(presenters.session_refreshed(session_refresh(session=session)))
 
 
 class SessionDocumentApi(APIView):
+    @openapi.session_document
     def get(self, request, session_id, kind):
         if kind not in KycSession.DOCUMENT_KINDS:
             raise NotFound("Unknown document")

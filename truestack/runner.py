@@ -71,8 +71,13 @@ def _die_with_parent() -> None:
 def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
     # Own process group: the runner decides how children stop (a terminal's Ctrl-C
     # reaches only the runner), and gunicorn's worker is stopped with its master.
+    # Working directory DATA_DIR: the embedded broker keeps its exchange tables in
+    # a folder relative to it ("control"), which every process of one run must share
+    # and two runs must not.
+    child_env = dict(env)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        command, cwd=env["DATA_DIR"], env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
     )
 
@@ -163,7 +168,8 @@ def banner(env: dict, demo: dict) -> str:
         "    -H \"Content-Type: application/json\" \\",
         f"    -d '{body}'",
         "",
-        "  See the signed webhooks: python examples/webhook_receiver.py --port 8080",
+        "  Watch the signed webhooks arrive (another terminal):",
+        f"  .venv/bin/python examples/webhook_receiver.py --port 8080 --api-key {demo.get('test_key')}",
         "  Ctrl-C stops web, worker and beat.",
         rule,
     ])

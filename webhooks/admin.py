@@ -1,7 +1,10 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -165,13 +168,20 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         # Every field is read-only; saving the loaded row would only race the workers.
         pass
 
-    def response_change(self, request, obj):
-        if "_resend_now" in request.POST and self.has_change_permission(request, obj):
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The "Resend now" button posts the (read-only) change form; handle it
+        # before any form processing.
+        if request.method == "POST" and object_id and "_resend_now" in request.POST:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is None:
+                raise Http404("No such delivery")
+            if not self.has_change_permission(request, obj):
+                raise PermissionDenied
             with transaction.atomic():
                 delivery_resend(delivery=obj)
             self.message_user(request, "Delivery queued for immediate resend.", messages.SUCCESS)
-            return self.response_post_save_change(request, obj)
-        return super().response_change(request, obj)
+            return HttpResponseRedirect(request.path)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Attempt)

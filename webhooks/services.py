@@ -239,7 +239,11 @@ def delivery_attempt(*, delivery_id) -> str:
         return "skipped"
     delivery, attempt, lease_until = claim
 
-    result = _send(delivery=delivery)
+    try:
+        result = _send(delivery=delivery)
+    except Exception as exc:  # noqa: BLE001 - whatever happens, the attempt is recorded and retried
+        logger.exception("webhook delivery %s: unexpected error while sending", delivery.pk)
+        result = outbound.OutboundResult(error=f"internal error: {exc.__class__.__name__}")
 
     finished = timezone.now()
     error = "" if result.ok else _error_text(result)

@@ -1,4 +1,5 @@
 import re
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group
@@ -35,7 +36,8 @@ def finance(client, staff):
 
 @pytest.fixture
 def ops(client, staff):
-    client.force_login(staff("ops"))
+    client.user = staff("ops")
+    client.force_login(client.user)
     return client
 
 
@@ -55,7 +57,8 @@ def test_ledger_is_read_only_and_append_only(finance, funded, make_session):
     assert change.status_code == 200 and 'name="amount"' not in change.content.decode()
     post = finance.post(reverse("admin:billing_ledgerentry_change", args=[entry.pk]), {"amount": 1})
     assert post.status_code == 403
-    assert finance.post(reverse("admin:billing_ledgerentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    delete = finance.post(reverse("admin:billing_ledgerentry_delete", args=[entry.pk]), {"post": "yes"})
+    assert delete.status_code == 403
     entry.refresh_from_db()
     assert entry.amount == -50
     filtered = finance.get(reverse("admin:billing_ledgerentry_changelist"), {"kind__exact": "topup"})
@@ -162,6 +165,9 @@ def test_pricing_tier_inline_checks_permissions_and_overlaps(staff, make_client,
 def test_topup_view_credits_once_and_redirects(finance, make_client):
     acme = make_client(code="ACME")
     url = reverse("admin:clients_client_topup", args=[acme.pk])
+    request = RequestFactory().get("/")
+    request.user = finance.user
+    assert billing_admin.topup_object_tool(request, acme) == (url, "Add credits")
     page = finance.get(url)
     assert page.status_code == 200
     token = re.search(r'name="token" value="(\w+)"', page.content.decode()).group(1)
@@ -181,15 +187,17 @@ def test_topup_view_credits_once_and_redirects(finance, make_client):
 def test_topup_view_shows_refusals(finance, funded):
     acme = funded(100, code="ACME")
     url = reverse("admin:clients_client_topup", args=[acme.pk])
-    no_reason = finance.post(url, {"credits": -10, "kind": "adjustment", "description": "", "token": "t1"})
+    # Tokens are one-time and the cache may outlive the test (Redis): fresh ones.
+    t1, t2, t3 = (uuid.uuid4().hex for _ in range(3))
+    no_reason = finance.post(url, {"credits": -10, "kind": "adjustment", "description": "", "token": t1})
     assert no_reason.status_code == 200 and "adjustment needs a description" in no_reason.content.decode()
-    negative = finance.post(url, {"credits": -10, "kind": "topup", "description": "x", "token": "t2"})
+    negative = finance.post(url, {"credits": -10, "kind": "topup", "description": "x", "token": t2})
     assert negative.status_code == 200 and "must be a positive number" in negative.content.decode()
-    too_much = finance.post(url, {"credits": -101, "kind": "adjustment", "description": "claw back", "token": "t3"})
+    too_much = finance.post(url, {"credits": -101, "kind": "adjustment", "description": "claw back", "token": t3})
     assert too_much.status_code == 200 and "Adjustment refused" in too_much.content.decode()
     assert LedgerEntry.objects.filter(client=acme).count() == 1
     # A refused form can be corrected and sent again with the same token.
-    fixed = finance.post(url, {"credits": -100, "kind": "adjustment", "description": "claw back", "token": "t3"})
+    fixed = finance.post(url, {"credits": -100, "kind": "adjustment", "description": "claw back", "token": t3})
     assert fixed.status_code == 302
     assert services.ledger_check() == []
 
@@ -198,8 +206,11 @@ def test_topup_view_shows_refusals(finance, funded):
 def test_topup_view_needs_the_add_ledgerentry_permission(ops, make_client):
     acme = make_client(code="ACME")
     url = reverse("admin:clients_client_topup", args=[acme.pk])
+    request = RequestFactory().get("/")
+    request.user = ops.user
+    assert billing_admin.topup_object_tool(request, acme) is None
     assert ops.get(url).status_code == 403
-    assert ops.post(url, {"credits": 5, "kind": "topup", "token": "x"}).status_code == 403
+    assert ops.post(url, {"credits": 5, "kind": "topup", "token": uuid.uuid4().hex}).status_code == 403
     assert not LedgerEntry.objects.exists()
 
 

@@ -140,12 +140,16 @@ def test_hold_place_release_and_capture(funded, make_session, tiers):
     assert_ledger_ok()
 
 
-def test_hold_place_twice_keeps_one_hold(funded, make_session):
+def test_hold_place_twice_is_refused_by_the_database(funded, make_session):
+    from django.db import IntegrityError
+
     client = funded(500)
     session = make_session(client)
-    first = services.hold_place(session=session)
-    assert services.hold_place(session=session) == first
+    services.hold_place(session=session)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.hold_place(session=session)
     assert CreditAccount.objects.get(client=client).held == 50
+    assert session.hold.amount == 50
 
 
 def test_insufficient_credits_carries_the_balance(funded, make_session):
@@ -154,7 +158,7 @@ def test_insufficient_credits_carries_the_balance(funded, make_session):
         services.hold_place(session=make_session(client))
         services.hold_place(session=make_session(client))
     third = make_session(client)
-    with pytest.raises(InsufficientCredits) as caught:
+    with pytest.raises(InsufficientCredits) as caught, transaction.atomic():
         services.hold_place(session=third)
     assert caught.value.status_code == 402
     assert caught.value.code == "INSUFFICIENT_CREDITS"
@@ -165,7 +169,7 @@ def test_insufficient_credits_carries_the_balance(funded, make_session):
 
 def test_client_without_credits_gets_402_with_zero_balance(make_client, make_session):
     client = make_client()
-    with pytest.raises(InsufficientCredits) as caught:
+    with pytest.raises(InsufficientCredits) as caught, transaction.atomic():
         services.hold_place(session=make_session(client))
     assert caught.value.balance == 0
 
@@ -189,7 +193,7 @@ def test_charge_never_exceeds_hold_even_when_a_dearer_ordinal_lands(funded, make
     sessions = [make_session(client) for _ in range(3)]
     for s in sessions:
         services.hold_place(session=s)
-    with pytest.raises(InsufficientCredits):
+    with pytest.raises(InsufficientCredits), transaction.atomic():
         services.hold_place(session=make_session(client))
     for s in sessions:
         services.session_charge(session=s)

@@ -47,7 +47,7 @@ class Recorder:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     @property
@@ -96,3 +96,32 @@ def canned_session(*answers) -> tuple[requests.Session, CannedAdapter]:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session, adapter
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def recorder():
+    server = Recorder()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sandbox_env(settings, live_server, recorder, transactional_db):
+    """The sandbox served over real HTTP by live_server, calling back the recorder."""
+    settings.SANDBOX_ENABLED = True
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox/innovatif/v1/gateway"
+    settings.INNOVATIF_BASE_URL = settings.SANDBOX_BASE_URL
+    settings.SANDBOX_CALLBACK_URL_PREFIX = recorder.url
+    settings.SANDBOX_LATENCY_MS = 0
+    settings.SANDBOX_FAILURE_RATE = 0.0
+    settings.SANDBOX_REFUSE_CONNECTIONS = False
+    for name, value in vars(sandbox_credentials()).items():
+        setattr(settings, f"SANDBOX_{name.upper()}", value)
+        setattr(settings, f"INNOVATIF_{name.upper()}", value)
+    settings.INNOVATIF_CONNECT_TIMEOUT = 2.0
+    settings.INNOVATIF_READ_TIMEOUT = 10.0
+    return settings

@@ -136,8 +136,8 @@ def test_410_gone_stops_retrying(make_session, make_receiver):
     assert delivery.state == Delivery.State.FAILED
     assert delivery.next_attempt_at is None
     assert "410" in delivery.last_error
-    with_capture = services.deliveries_sweep()
-    assert with_capture == []
+    make_due(delivery)
+    assert services.deliveries_sweep() == []
     assert len(receiver.requests) == 1
 
 
@@ -405,3 +405,28 @@ def test_sent_body_is_what_was_stored(make_session, receiver):
     payload = json.loads(receiver.requests[0].body)
     assert payload["id"] == str(event.id)
     assert payload["data"]["ocr_data"]["ic_number"] == "900101015555"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_copies_of_the_task_send_once(acme, acme_key, make_receiver):
+    receiver = make_receiver()
+    _, delivery = record(create_session(client=acme, api_key=acme_key[0], webhook_url=receiver.url))
+    barrier = threading.Barrier(6)
+    outcomes = []
+
+    def run():
+        try:
+            barrier.wait(5)
+            outcomes.append(delivery_attempt(delivery_id=delivery.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["delivered"] + ["skipped"] * 5
+    assert len(receiver.requests) == 1
+    assert Attempt.objects.filter(delivery=delivery).count() == 1

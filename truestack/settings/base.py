@@ -165,15 +165,28 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = PROVIDER_CALLBACK_MAX_BODY_BYTES
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TrueStack KYC API",
-    "DESCRIPTION": "Identity verification (KYC) sessions for Malaysian businesses.",
+    "DESCRIPTION": (
+        "Identity verification (KYC) sessions for Malaysian businesses. Every error is "
+        '`{"error": CODE, "message": text}`; every answer to an authenticated request carries '
+        "`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`. The webhook payload is the "
+        "`WebhookEvent` component. Production base URL: https://api.truestack.my. Guide: docs/integration.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No calls to the public swagger validator: the docs page talks to this server only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Only /api/v1/ (the client API). No `servers`: paths resolve against whichever host serves
+    # the schema, and nothing env-dependent ends up in docs/openapi.yaml.
+    "PREPROCESSING_HOOKS": ["truestack.schema.client_api_only"],
+    "POSTPROCESSING_HOOKS": ["truestack.schema.add_webhook_component"],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "TAGS": [{"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."}],
 }
 
 # --- Client API limits --------------------------------------------------------
@@ -221,6 +234,10 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=5.0)
+WEBHOOK_SWEEP_BATCH_SIZE = env.int("WEBHOOK_SWEEP_BATCH_SIZE", default=200)
+# A delivery handed to the broker is not handed again for this long (no duplicate
+# messages while a queue is backed up); a lapsed lease is picked up after it.
+WEBHOOK_REQUEUE_AFTER_SECONDS = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=60)
 
 # Benchmark-only endpoints (the "floor" views in bench/); never on in production.
 BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
@@ -232,13 +249,14 @@ if REDIS_URL:
 else:
     # Embedded broker: a folder of message files shared by every local process.
     _broker_dir = DATA_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"

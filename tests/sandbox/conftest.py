@@ -1,0 +1,1 @@
+from tests.innovatif.helpers import recorder, sandbox_env  # noqa: F401
