@@ -384,6 +384,79 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+# --- profiling (--profile) -------------------------------------------------------------------
+
+
+def py_spy() -> str | None:
+    candidate = Path(PY).parent / "py-spy"
+    return str(candidate) if candidate.exists() else shutil.which("py-spy")
+
+
+def summarize_stacks(raw_path: Path, top: int = 25) -> dict:
+    """Collapsed stacks ("f1;f2;f3 count") -> the functions with the most samples,
+    inclusive (anywhere on the stack) and self (innermost frame)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    try:
+        lines = raw_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = [frame.strip() for frame in stack.split(";") if frame.strip()]
+        # Thread/process header frames (e.g. "process 123:...") are not functions.
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + samples
+
+    def ranked(table):
+        return [{"function": name, "samples": n, "share": round(n / total, 3)}
+                for name, n in sorted(table.items(), key=lambda item: -item[1])[:top]]
+
+    return {"samples": total, "inclusive": ranked(inclusive), "self": ranked(own)}
+
+
+class Profiler:
+    """py-spy record on running processes (with their subprocesses) for a while."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.tool = py_spy()
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, label: str, targets: dict[str, int | None], duration: float) -> list:
+        if not self.tool:
+            raise SystemExit("--profile needs py-spy: .venv/bin/pip install -r bench/requirements-bench.txt")
+        running = []
+        for name, pid in targets.items():
+            if not pid:
+                continue
+            raw = self.out_dir / f"{label}-{name}.txt"
+            cmd = [self.tool, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
+                   "--duration", str(int(duration)), "--format", "raw", "--output", str(raw)]
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            running.append((name, raw, proc))
+        return running
+
+    def finish(self, running: list, timeout: float = 60) -> dict:
+        out = {}
+        for name, raw, proc in running:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait(timeout=10)
+            out[name] = {"raw": str(raw), **summarize_stacks(raw)}
+        return out
+
+
 # --- the harness ----------------------------------------------------------------------------
 
 
@@ -671,6 +744,8 @@ class Harness:
         runs.append(run)
         log(f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms")
         merge_rss(self.rss, peak_rss(self.children, ("web", "worker", "sandbox")))
+        if a.profile:
+            self.profile_endpoints()
 
         for latency in [v for v in a.latency_ms if v != 0]:
             log(f"restarting the sandbox with {latency} ms added latency")
@@ -688,6 +763,19 @@ class Harness:
         if self.sandbox_latency != 0:
             self.start_sandbox(0)
         self.results["runs"] = runs
+
+    def profile_endpoints(self) -> None:
+        """Extra, unmeasured wrk runs with py-spy attached to the web (and the
+        sandbox for create); the measured figures above were taken without it."""
+        profiler = Profiler(self.data_dir / "profiles")
+        profiles = self.results.setdefault("profiles", {})
+        seconds = max(5, min(15, self.args.duration))
+        for key in ("floor_get", "get", "floor_post", "create"):
+            log(f"profiling {key} for {seconds:g} s")
+            running = profiler.start(key, {"web": self.children.pid("web"), "sandbox": self.children.pid("sandbox")
+                                           if key == "create" else None}, seconds + 1)
+            run = self.wrk_run(key, duration=seconds, connections=self.args.connections, threads=self.args.wrk_threads)
+            profiles[key] = {"rps_while_profiled": run["rps"], **profiler.finish(running)}
 
     def measure_queries(self) -> dict:
         spec = {
@@ -746,6 +834,11 @@ class Harness:
                     if not ok:
                         failures.append(detail)
 
+        running = []
+        if a.profile:
+            profiler = Profiler(self.data_dir / "profiles")
+            running = profiler.start("end_to_end", {name: self.children.pid(name) for name in ("web", "sandbox", "worker")},
+                                     a.e2e_seconds + 2)
         meter = CpuMeter(self.children, ("web", "sandbox", "worker", "receiver"), self.args.database_url)
         meter.start()
         threads = [threading.Thread(target=pace, daemon=True) for _ in range(a.e2e_threads)]
@@ -760,6 +853,8 @@ class Harness:
                 break
             time.sleep(0.2)
         cpu = meter.stop()
+        if running:
+            self.results.setdefault("profiles", {})["end_to_end"] = profiler.finish(running)
         received = self.receiver("/_arrivals")
         arrivals = received.pop("arrivals")
         delays = [(arrivals[sid][0] - t) * 1000 for sid, t in fired.items() if sid in arrivals]
@@ -1074,6 +1169,8 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 47400)),
                         help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also run py-spy on the servers (extra unmeasured runs; bench/requirements-bench.txt)")
     parser.add_argument("--output", help="JSON file (default bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
     quick = args.quick

@@ -36,20 +36,23 @@ class SessionCursorPagination(CursorPagination):
 
 
 def _parse_instant(name: str, value: str):
-    parsed = parse_datetime(value)
-    if parsed is None:
-        day = parse_date(value)
-        if day is not None:
-            from datetime import datetime, time, timezone
+    from datetime import datetime, time, timezone
 
-            parsed = datetime.combine(day, time.min, tzinfo=timezone.utc)
-    if parsed is None:
+    # Well-formed but impossible values (2026-02-30, +25:00, a year 0 in UTC) are 400 too.
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None:
+            day = parse_date(value)
+            if day is not None:
+                parsed = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        if parsed is None:
+            raise ValueError(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # In UTC, so the database never sees an offset it cannot represent.
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
-    if parsed.tzinfo is None:
-        from datetime import timezone
-
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def sessions_for_listing(*, client, params) -> "QuerySet[KycSession]":
@@ -72,6 +75,8 @@ def sessions_for_listing(*, client, params) -> "QuerySet[KycSession]":
     if key or value is not None:
         if not key or value is None or not _METADATA_KEY.match(key):
             raise BadRequest("metadata_key (letters, digits, _ . -) and metadata_value must be given together")
+        if "\x00" in value:
+            raise BadRequest("metadata_value must not contain NUL characters")
         queryset = queryset.annotate(
             _metadata_value=Cast(KeyTextTransform(key, "metadata"), output_field=TextField())
         ).filter(_metadata_value=value)

@@ -447,3 +447,18 @@ session_document = extend_schema(
         ]}),
     },
 )
+
+
+def add_session_links(result, **kwargs):
+    """Postprocessing hook: OpenAPI links from a created session to the operations
+    that take its id (shown in the docs; followed by the fuzzer's stateful phase)."""
+    session_id = {"session_id": "$response.body#/id"}
+    links = {
+        "GetSession": {"operationId": "kyc_sessions_retrieve", "parameters": session_id,
+                       "description": "Read the session."},
+        "RefreshSession": {"operationId": "kyc_sessions_refresh", "parameters": session_id,
+                           "description": "Refresh the session from the provider."},
+    }
+    created = result["paths"]["/api/v1/kyc/sessions"]["post"]["responses"]["201"]
+    created["links"] = links
+    return result

@@ -1,6 +1,7 @@
 """Validation of the create-session body, with the contract's exact messages."""
 
 import json
+import math
 import re
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ MAX_NAME_LENGTH = 100
 MAX_DOCUMENT_NUMBER_LENGTH = 32
 MAX_URL_LENGTH = 2000
 MAX_METADATA_BYTES = 4096
+MAX_NESTING_DEPTH = 32
 _url_validator = URLValidator(schemes=["http", "https"])
 _MYKAD_SEPARATORS = re.compile(r"[\s-]")
 _PASSPORT = re.compile(r"^[A-Za-z0-9]{5,20}$")
@@ -49,10 +51,45 @@ def provider_document_number(*, document_type: str, document_number: str) -> str
     return document_number.strip()
 
 
+def _unstorable_reason(data) -> str | None:
+    """Why the body cannot be stored as given (PostgreSQL text/jsonb refuse NUL, lone
+    surrogates and non-finite numbers; deep nesting exhausts the JSON encoder's stack),
+    or None. Iterative, so nesting cannot exhaust the stack here."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value or (not value.isascii() and not _is_utf8_encodable(value)):
+                return "Request body must not contain NUL characters or invalid Unicode"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "Request body must not contain numbers too large to represent"
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_NESTING_DEPTH:
+                return f"Request body must not be nested more than {MAX_NESTING_DEPTH} levels deep"
+            items = list(value.items()) if isinstance(value, dict) else [(None, item) for item in value]
+            for key, item in items:
+                if key is not None:
+                    pending.append((key, depth))
+                pending.append((item, depth + 1))
+    return None
+
+
+def _is_utf8_encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_session_create(data) -> dict:
     """Return the cleaned fields or raise BadRequest with the first problem."""
     if not isinstance(data, dict):
         raise BadRequest("Request body must be a JSON object")
+    reason = _unstorable_reason(data)
+    if reason:
+        raise BadRequest(reason)
 
     name, number = data.get("document_name"), data.get("document_number")
     if not isinstance(name, str) or not name.strip() or not isinstance(number, str) or not number.strip():

@@ -242,7 +242,7 @@ def _ocr(txn: SandboxTransaction) -> dict:
     is_mykad = txn.document_type == "1"
     last = number.strip()[-1:] if number.strip() else ""
     gender = ""
-    if last.isdigit():
+    if is_mykad and last.isdigit():
         gender = "LELAKI" if int(last) % 2 else "PEREMPUAN"
     ocr = {
         "full_name": txn.document_name.upper(),

@@ -98,13 +98,13 @@ def rate_limit_headers(*statuses: int) -> list[OpenApiParameter]:
     """X-RateLimit-* on every answer to an authenticated request; Retry-After on 429."""
     codes = [str(status) for status in statuses]
     return [
-        OpenApiParameter("X-RateLimit-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes,
+        OpenApiParameter("X-RateLimit-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
                          description="Requests allowed per minute for this client."),
-        OpenApiParameter("X-RateLimit-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes,
+        OpenApiParameter("X-RateLimit-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
                          description="Requests left in the current one-minute window."),
-        OpenApiParameter("X-RateLimit-Reset", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes,
+        OpenApiParameter("X-RateLimit-Reset", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
                          description="Unix time (seconds) when the current window ends."),
-        OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=["429"],
+        OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=["429"], required=True,
                          description="Seconds to wait before retrying."),
     ]
 

@@ -124,4 +124,9 @@ def sandbox_env(settings, live_server, recorder, transactional_db):
         setattr(settings, f"INNOVATIF_{name.upper()}", value)
     settings.INNOVATIF_CONNECT_TIMEOUT = 2.0
     settings.INNOVATIF_READ_TIMEOUT = 10.0
-    return settings
+    yield settings
+    # Drop keep-alive connections so live_server's request threads end (and
+    # close their database connections) before the test database is dropped.
+    from kyc.innovatif import client as client_module
+
+    client_module.shared_session().close()

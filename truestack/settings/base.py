@@ -184,7 +184,7 @@ SPECTACULAR_SETTINGS = {
     # Only /api/v1/ (the client API). No `servers`: paths resolve against whichever host serves
     # the schema, and nothing env-dependent ends up in docs/openapi.yaml.
     "PREPROCESSING_HOOKS": ["truestack.schema.client_api_only"],
-    "POSTPROCESSING_HOOKS": ["truestack.schema.add_webhook_component"],
+    "POSTPROCESSING_HOOKS": ["truestack.schema.add_webhook_component", "kyc.openapi.add_session_links"],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "TAGS": [{"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."}],
 }
@@ -258,6 +258,7 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.1,
     }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
