@@ -941,6 +941,25 @@ class Harness:
         log(f"backlog: {result['delivered']}/{due} delivered, drained in {result['drain_s_from_worker_start']} s "
             f"from worker start ({result['drain_s_from_first_delivery']} s from the first delivery)")
 
+    def serve(self, seconds: float) -> None:
+        """Set up and keep the stack running (for profiling by hand), bounded."""
+        self.setup()
+        info = {"web": self.web_url, "sandbox": self.sandbox_url, "receiver": self.receiver_url,
+                "api_key": self.api_key, "session_id": self.session_id, "pids": {
+                    name: self.children.pid(name) for name in ("web", "sandbox", "worker", "receiver")},
+                "env": {k: v for k, v in self.env.items() if k in (
+                    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL",
+                    "DATA_DIR", "ALLOWED_HOSTS", "PUBLIC_BASE_URL", "INNOVATIF_BASE_URL", "SANDBOX_BASE_URL",
+                    "WEBHOOK_ALLOW_PRIVATE_TARGETS", "BENCH_FLOOR_ENABLED", "SECURE_COOKIES")}}
+        path = self.data_dir / "serve.json"
+        path.write_text(json.dumps(info, indent=2))
+        path.chmod(0o600)
+        log(f"serving for {seconds:g} s; URLs, key and pids in {path} (Ctrl-C stops)")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.children.check_alive("web", "sandbox", "worker", "receiver")
+            time.sleep(1)
+
     def run(self) -> dict:
         a = self.args
         self.setup()
@@ -1171,6 +1190,8 @@ def parse_args(argv=None):
                         help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)")
     parser.add_argument("--profile", action="store_true",
                         help="also run py-spy on the servers (extra unmeasured runs; bench/requirements-bench.txt)")
+    parser.add_argument("--serve", type=float, default=0, metavar="SECONDS",
+                        help="only set up and keep the stack running this long (for profiling by hand)")
     parser.add_argument("--output", help="JSON file (default bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -1196,6 +1217,12 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     started = time.monotonic()
+    if args.serve:
+        try:
+            harness.serve(args.serve)
+        finally:
+            harness.children.stop_all()
+        return 0
     try:
         results = harness.run()
     finally:

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 
 PY=.venv/bin/python
 ST=.venv/bin/schemathesis
-MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}"
 SEED="${FUZZ_SEED:-20260128}"
 PORT="${FUZZ_PORT:-$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 BASE="http://127.0.0.1:${PORT}"

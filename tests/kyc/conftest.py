@@ -13,7 +13,12 @@ def provider(live_server, settings):
     settings.SANDBOX_BASE_URL = f"{base}/sandbox/innovatif/v1/gateway"
     settings.INNOVATIF_BASE_URL = settings.SANDBOX_BASE_URL
     settings.SANDBOX_CALLBACK_URL_PREFIX = base
-    return live_server
+    yield live_server
+    # Keep-alive connections would keep live-server threads (and their DB
+    # connections) around after the test.
+    from kyc.innovatif.client import shared_session
+
+    shared_session().close()
 
 
 @pytest.fixture
