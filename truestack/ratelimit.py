@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from .errors import TooManyRequests
@@ -54,12 +55,21 @@ def client_rate_limit(client) -> int:
 
 def _count(key: str) -> int:
     """Increment the window counter atomically and return the new count."""
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
+    backend = caches["default"]
+    ttl = WINDOW_SECONDS + 5
+    if isinstance(backend, RedisCache):
+        # One round trip: SET NX (start the window with its expiry) then INCR.
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=ttl, nx=True)
+        pipe.incr(full_key)
+        return int(pipe.execute()[1])
+    backend.add(key, 0, timeout=ttl)
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # evicted between add and incr
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        return cache.incr(key)
+        backend.add(key, 0, timeout=ttl)
+        return backend.incr(key)
 
 
 def rate_limit_hit(*, client_id, limit: int, now: float | None = None) -> tuple[bool, RateLimitState, int]:
