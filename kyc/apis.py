@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from truestack.errors import NotFound
+from truestack.negotiation import IgnoreAcceptNegotiation
 
 from . import openapi, presenters
 from .documents import expiring_url, uses_presigned_urls
@@ -17,7 +18,12 @@ from .services import session_create, session_refresh
 from .validation import validate_session_create
 
 
-class SessionListCreateApi(APIView):
+class ClientApiView(APIView):
+    # Answers are JSON (or image bytes) whatever `Accept` says.
+    content_negotiation_class = IgnoreAcceptNegotiation
+
+
+class SessionListCreateApi(ClientApiView):
     @openapi.session_list
     def get(self, request):
         paginator = SessionCursorPagination()
@@ -43,7 +49,7 @@ class SessionListCreateApi(APIView):
         return response
 
 
-class SessionDetailApi(APIView):
+class SessionDetailApi(ClientApiView):
     @openapi.session_retrieve
     def get(self, request, session_id):
         session = session_get_for_client(client=request.user, session_id=session_id)
@@ -55,7 +61,7 @@ class SessionDetailApi(APIView):
         return Response(presenters.session_refreshed(session_refresh(session=session)))
 
 
-class SessionDocumentApi(APIView):
+class SessionDocumentApi(ClientApiView):
     @openapi.session_document
     def get(self, request, session_id, kind):
         if kind not in KycSession.DOCUMENT_KINDS:

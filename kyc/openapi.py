@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from truestack.schema import _example, error_responses, rate_limit_headers
+from truestack.schema import error_example, error_responses, rate_limit_headers
 
 from .listing import LISTED_STATUSES
 from .models import KycSession
@@ -311,27 +311,27 @@ REFRESH_EXAMPLES = [
 ]
 CREATE_ERROR_EXAMPLES = {
     400: [
-        _example("Missing fields", "BAD_REQUEST", "document_name and document_number are required", 400),
-        _example("Missing webhook_url", "BAD_REQUEST", "webhook_url is required", 400),
-        _example("Invalid webhook_url", "BAD_REQUEST", "webhook_url must be a valid HTTP/HTTPS URL", 400),
-        _example("Invalid JSON", "BAD_REQUEST", "Request body must be valid JSON", 400),
+        error_example("Missing fields", "BAD_REQUEST", "document_name and document_number are required", 400),
+        error_example("Missing webhook_url", "BAD_REQUEST", "webhook_url is required", 400),
+        error_example("Invalid webhook_url", "BAD_REQUEST", "webhook_url must be a valid HTTP/HTTPS URL", 400),
+        error_example("Invalid JSON", "BAD_REQUEST", "Request body must be valid JSON", 400),
     ],
-    402: [_example("No credits", "INSUFFICIENT_CREDITS", "Client credit balance exhausted", 402, balance=0.5)],
-    409: [_example("In progress", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+    402: [error_example("No credits", "INSUFFICIENT_CREDITS", "Client credit balance exhausted", 402, balance=0.5)],
+    409: [error_example("In progress", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
                    "A request with this Idempotency-Key is still being processed", 409)],
-    415: [_example("Not JSON", "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", 415)],
-    422: [_example("Key reused", "IDEMPOTENCY_KEY_REUSED",
+    415: [error_example("Not JSON", "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", 415)],
+    422: [error_example("Key reused", "IDEMPOTENCY_KEY_REUSED",
                    "Idempotency-Key was already used with a different request body", 422)],
     429: [
-        _example("Rate limited", "RATE_LIMITED",
+        error_example("Rate limited", "RATE_LIMITED",
                  "Rate limit exceeded: 60 requests per minute; retry in 42 seconds", 429),
-        _example("Too many open sessions", "CONCURRENT_SESSION_LIMIT",
+        error_example("Too many open sessions", "CONCURRENT_SESSION_LIMIT",
                  "Too many open sessions: the limit is 100 pending or processing sessions per client", 429),
     ],
-    502: [_example("Provider error", "GATEWAY_ERROR", "Failed to initiate KYC session", 502)],
+    502: [error_example("Provider error", "GATEWAY_ERROR", "Failed to initiate KYC session", 502)],
 }
-NOT_FOUND = {404: [_example("Not found", "NOT_FOUND", "Session not found", 404)]}
-LIST_ERRORS = {400: [_example("Bad filter", "BAD_REQUEST", "status must be one of pending, processing, "
+NOT_FOUND = {404: [error_example("Not found", "NOT_FOUND", "Session not found", 404)]}
+LIST_ERRORS = {400: [error_example("Bad filter", "BAD_REQUEST", "status must be one of pending, processing, "
                               "completed, expired", 400)]}
 
 # --- per-operation decorators ------------------------------------------------------------
@@ -443,7 +443,7 @@ session_document = extend_schema(
         (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The JPEG image."),
         302: OpenApiResponse(None, description="Redirect to a presigned URL of the image."),
         **error_responses(401, 404, 429, examples={404: [
-            _example("Not available", "NOT_FOUND", "Document not available", 404)
+            error_example("Not available", "NOT_FOUND", "Document not available", 404)
         ]}),
     },
 )

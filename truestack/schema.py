@@ -51,20 +51,20 @@ class InsufficientCreditsErrorSerializer(ErrorSerializer):
         ref_name = "InsufficientCreditsError"
 
 
-def _example(name: str, code: str, message: str, status: int, **extra) -> OpenApiExample:
+def error_example(name: str, code: str, message: str, status: int, **extra) -> OpenApiExample:
     return OpenApiExample(
         name, value={"error": code, "message": message, **extra}, response_only=True, status_codes=[str(status)]
     )
 
 
 UNAUTHORIZED_EXAMPLES = [
-    _example("Invalid API key", "UNAUTHORIZED", "Invalid API key", 401),
-    _example("Missing Authorization", "UNAUTHORIZED", "Missing or invalid Authorization header", 401),
+    error_example("Invalid API key", "UNAUTHORIZED", "Invalid API key", 401),
+    error_example("Missing Authorization", "UNAUTHORIZED", "Missing or invalid Authorization header", 401),
 ]
-RATE_LIMITED_EXAMPLE = _example(
+RATE_LIMITED_EXAMPLE = error_example(
     "Rate limited", "RATE_LIMITED", "Rate limit exceeded: 60 requests per minute; retry in 42 seconds", 429
 )
-TOO_LARGE_EXAMPLE = _example("Body too large", "PAYLOAD_TOO_LARGE", "Request body exceeds 65536 bytes", 413)
+TOO_LARGE_EXAMPLE = error_example("Body too large", "PAYLOAD_TOO_LARGE", "Request body exceeds 65536 bytes", 413)
 
 _DESCRIPTIONS = {
     400: "Invalid request (`BAD_REQUEST`).",
@@ -97,15 +97,16 @@ def error_responses(*statuses: int, examples: dict[int, list[OpenApiExample]] | 
 def rate_limit_headers(*statuses: int) -> list[OpenApiParameter]:
     """X-RateLimit-* on every answer to an authenticated request; Retry-After on 429."""
     codes = [str(status) for status in statuses]
+
+    def header(name: str, description: str, on) -> OpenApiParameter:
+        return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.HEADER, response=on, required=True,
+                                description=description)
+
     return [
-        OpenApiParameter("X-RateLimit-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
-                         description="Requests allowed per minute for this client."),
-        OpenApiParameter("X-RateLimit-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
-                         description="Requests left in the current one-minute window."),
-        OpenApiParameter("X-RateLimit-Reset", OpenApiTypes.INT, OpenApiParameter.HEADER, response=codes, required=True,
-                         description="Unix time (seconds) when the current window ends."),
-        OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=["429"], required=True,
-                         description="Seconds to wait before retrying."),
+        header("X-RateLimit-Limit", "Requests allowed per minute for this client.", codes),
+        header("X-RateLimit-Remaining", "Requests left in the current one-minute window.", codes),
+        header("X-RateLimit-Reset", "Unix time (seconds) when the current window ends.", codes),
+        header("Retry-After", "Seconds to wait before retrying.", ["429"]),
     ]
 
 

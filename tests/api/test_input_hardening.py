@@ -77,3 +77,18 @@ def test_listing_offsets_beyond_the_database_range_are_normalised(api):
 def test_nul_in_metadata_value_is_400(api):
     _bad_request(api.get("/api/v1/kyc/sessions?metadata_key=user_id&metadata_value=a%00b"),
                  "metadata_value must not contain NUL characters")
+
+
+def test_deeply_nested_json_is_400(api):
+    body = '{"metadata": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = api.post("/api/v1/kyc/sessions", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "BAD_REQUEST"
+
+
+def test_accept_header_never_causes_406(api):
+    import uuid
+
+    for accept in ("image/jpeg", "text/html", "application/xml"):
+        response = api.get(f"/api/v1/kyc/sessions/{uuid.uuid4()}/documents/front_document", HTTP_ACCEPT=accept)
+        assert response.status_code == 404 and response.json()["error"] == "NOT_FOUND"

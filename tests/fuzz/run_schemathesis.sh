@@ -11,18 +11,23 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PY=.venv/bin/python
-ST=.venv/bin/schemathesis
+ST="$PWD/.venv/bin/schemathesis"
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}"
 SEED="${FUZZ_SEED:-20260128}"
 PORT="${FUZZ_PORT:-$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 BASE="http://127.0.0.1:${PORT}"
 WORK="$(mktemp -d)"
 SERVER_PID=""
+ADMIN_URL=""
+FUZZ_DB=""
 
 cleanup() {
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ -n "$FUZZ_DB" ]; then
+    psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS \"$FUZZ_DB\"" >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
@@ -83,7 +88,8 @@ CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,resp
 run() {
   local label="$1"; shift
   echo "fuzz: $label"
-  "$ST" run "$BASE/api/schema/" \
+  # Run from the throwaway folder: schemathesis keeps a .schemathesis/ cache in its working directory.
+  (cd "$WORK" && "$ST" run "$BASE/api/schema/" \
     --checks "$CHECKS" \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "$MAX_EXAMPLES" \
@@ -92,7 +98,7 @@ run() {
     --workers 1 \
     --request-timeout 30 \
     --no-color \
-    "$@"
+    "$@")
 }
 
 status=0
