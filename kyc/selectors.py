@@ -11,7 +11,12 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
         pk = uuid.UUID(str(session_id))
     except ValueError:
         raise NotFound("Session not found")
-    session = KycSession.objects.filter(pk=pk, client=client).exclude(status=KycSession.Status.FAILED).first()
+    session = (
+        KycSession.objects.filter(pk=pk, client=client)
+        .exclude(status=KycSession.Status.FAILED)
+        .defer("raw_result")  # provider debug data, never part of a client answer
+        .first()
+    )
     if session is None:
         raise NotFound("Session not found")
     return session

@@ -59,10 +59,10 @@ def open_sessions_limit(client: Client) -> int:
 
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
-    """Write the session row and its hold, under the client's row lock so the
-    open-session cap is exact under concurrent creates."""
+    """Write the session row and its hold under the client's credit-account lock,
+    so the open-session cap and the credit check are exact under concurrent creates."""
     with transaction.atomic():
-        Client.objects.select_for_update().only("id").get(pk=client.pk)
+        account = billing.account_lock(client=client)
         now = timezone.now()
         limit = open_sessions_limit(client)
         open_count = KycSession.objects.filter(
@@ -81,7 +81,7 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             expires_at=now + settings.SESSION_TTL,
             **data,
         )
-        billing.hold_place(session=session)
+        billing.hold_place(session=session, account=account)
     return session
 
 

@@ -221,6 +221,6 @@ def test_query_count_for_create_is_pinned(api, funded, provider, valid_body):
     with CaptureQueriesContext(connection) as captured:
         create_session(api, valid_body)
     ours = statements(captured.captured_queries)
-    # key lookup; client lock; open count; session insert; account lock; tiers; hold insert;
-    # account update; provider ids update
-    assert len(ours) == 9, json.dumps(ours, indent=1)
+    # key lookup; account lock; open count; session insert; tiers; hold insert; account update;
+    # provider ids update
+    assert len(ours) == 8, json.dumps(ours, indent=1)
