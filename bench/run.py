@@ -256,6 +256,19 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(values[:8]) - idle, values[5] + values[6]
 
 
+def wait_for_quiet(*, max_wait: float, threshold_cores: float) -> tuple[float, float]:
+    """Wait (bounded) until the machine is nearly idle, so other jobs on a shared
+    box disturb a measurement less. Returns (busy cores in the last second, seconds waited)."""
+    started = time.monotonic()
+    while True:
+        before = _machine_ticks()[0]
+        time.sleep(1)
+        busy = (_machine_ticks()[0] - before) / CLK_TCK
+        waited = time.monotonic() - started
+        if busy <= threshold_cores or waited >= max_wait:
+            return round(busy, 2), round(waited, 1)
+
+
 class CpuMeter:
     """CPU used by each process group between start() and stop(), in cores.
     `postgres` is the backends connected to the benchmark database plus the
@@ -699,6 +712,26 @@ class Harness:
             "create": ("POST /api/v1/kyc/sessions", "POST", f"{url}/api/v1/kyc/sessions", body),
         }
 
+    def wrk_measured(self, key: str, *, duration: float, connections: int, threads: int) -> dict:
+        """A measured run: after a (bounded) wait for a quiet machine, and run
+        again when other jobs took more than --noise-cores meanwhile."""
+        a = self.args
+        attempts = []
+        for _ in range(1 + a.noisy_retries):
+            busy, waited = wait_for_quiet(max_wait=a.quiet_wait, threshold_cores=a.quiet_cores)
+            run = self.wrk_run(key, duration=duration, connections=connections, threads=threads)
+            run["busy_before"], run["quiet_wait_s"] = busy, waited
+            noise = run["cpu_cores"]["other"] + run["cpu_cores"].get("pg_exited", 0)
+            run["noise_cores"] = round(noise, 2)
+            run["noisy"] = noise > a.noise_cores
+            attempts.append(run)
+            if not run["noisy"]:
+                break
+        best = min(attempts, key=lambda r: r["noise_cores"])
+        best["discarded_noisy_attempts"] = [
+            {"rps": r["rps"], "p99_ms": r["p99_ms"], "noise_cores": r["noise_cores"]} for r in attempts if r is not best]
+        return best
+
     def wrk_run(self, key: str, *, duration: float, connections: int, threads: int) -> dict:
         label, method, url, body = self.targets()[key]
         self.children.check_alive("web", "sandbox")
@@ -749,13 +782,14 @@ class Harness:
         order = ["floor_get", "get", "refresh_final", "floor_post", "create"]
         for rep in range(a.repeat):
             for key in order:
-                run = self.wrk_run(key, duration=a.duration, connections=a.connections, threads=a.wrk_threads)
+                run = self.wrk_measured(key, duration=a.duration, connections=a.connections, threads=a.wrk_threads)
                 run["repeat"] = rep + 1
                 runs.append(run)
                 log(f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms  "
-                    f"errors {run['errors']}  wrk {run['cpu_cores']['wrk']} cores  web {run['cpu_cores']['web']}")
+                    f"errors {run['errors']}  wrk {run['cpu_cores']['wrk']} cores  web {run['cpu_cores']['web']}"
+                    f"  other jobs {run['noise_cores']}")
         # Uncontended create: one connection, so latency is service time, not queueing.
-        run = self.wrk_run("create", duration=max(3, a.duration / 2), connections=1, threads=1)
+        run = self.wrk_measured("create", duration=max(3, a.duration / 2), connections=1, threads=1)
         run["endpoint"], run["label"] = "create_c1", "POST /api/v1/kyc/sessions (1 connection)"
         runs.append(run)
         log(f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms")
@@ -768,7 +802,8 @@ class Harness:
             self.start_sandbox(latency)
             self.wrk_run("create", duration=2, connections=4, threads=1)
             for rep in range(a.repeat):
-                run = self.wrk_run("create", duration=a.duration, connections=a.connections, threads=a.wrk_threads)
+                run = self.wrk_measured("create", duration=a.duration, connections=a.connections,
+                                        threads=a.wrk_threads)
                 run["endpoint"] = f"create_{latency}ms"
                 run["label"] = f"POST /api/v1/kyc/sessions (sandbox +{latency} ms)"
                 run["repeat"] = rep + 1
@@ -958,8 +993,11 @@ class Harness:
             f"from worker start ({result['drain_s_from_first_delivery']} s from the first delivery)")
 
     def serve(self, seconds: float) -> None:
-        """Set up and keep the stack running (for profiling by hand), bounded."""
+        """Set up and keep the stack running (for profiling by hand), bounded; the
+        sandbox runs with the largest --latency-ms."""
         self.setup()
+        if max(self.args.latency_ms) != self.sandbox_latency:
+            self.start_sandbox(max(self.args.latency_ms))
         info = {"web": self.web_url, "sandbox": self.sandbox_url, "receiver": self.receiver_url,
                 "api_key": self.api_key, "session_id": self.session_id, "pids": {
                     name: self.children.pid(name) for name in ("web", "sandbox", "worker", "receiver")},
@@ -1061,7 +1099,8 @@ def _group(runs: list[dict], endpoint: str) -> dict | None:
         "web_cores": median([r["cpu_cores"]["web"] for r in chosen]),
         "sandbox_cores": median([r["cpu_cores"]["sandbox"] for r in chosen]),
         "postgres_cores": median([r["cpu_cores"]["postgres"] for r in chosen]),
-        "other_cores": median([r["cpu_cores"]["other"] for r in chosen]),
+        "noise_cores": median([r.get("noise_cores", r["cpu_cores"]["other"]) for r in chosen]),
+        "noisy_runs": sum(1 for r in chosen if r.get("noisy")),
     }
 
 
@@ -1136,15 +1175,16 @@ def print_table(results: dict) -> None:
     print(header)
     print("-" * len(header))
     for key, row in results.get("summary", {}).items():
-        runs = ",".join(f"{v:.0f}" for v in row["rps_runs"])
+        runs = ",".join(f"{v:.0f}" for v in row["rps_runs"]) + ("*" if row.get("noisy_runs") else "")
         qrt = f"{row['queries']}/{row['round_trips']}" if "queries" in row else "-"
         ratio = f"{row['vs_floor'] * 100:.0f}%" if "vs_floor" in row else "-"
         print(f"{row['label'][:45]:<46}{str(row['sandbox_latency_ms']) + 'ms':>8}{row['rps']:>9.1f}  {runs:<16}"
               f"{row['p50_ms']:>7.1f}{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}{row['errors']:>5}{qrt:>7}{ratio:>7}"
               f"{row['wrk_cores']:>6.2f}{row['web_cores']:>6.2f}{row['sandbox_cores']:>6.2f}"
-              f"{row['postgres_cores']:>6.2f}{row['other_cores']:>6.2f}")
+              f"{row['postgres_cores']:>6.2f}{row['noise_cores']:>6.2f}")
     print("(latency in ms; q/rt = SQL statements / PostgreSQL round trips per request incl. BEGIN/COMMIT and the "
-          "connection health check; CPU columns in cores: wrk, web, sandbox, postgres, other jobs on the machine)")
+          "connection health check; CPU columns in cores: wrk, web, sandbox, postgres, other jobs on the machine; "
+          "* = a run disturbed by other jobs)")
     for e2e in results.get("end_to_end", []):
         print(f"end to end: {e2e['fired']} callbacks at {e2e['rate_per_s']:g}/s (achieved {e2e['achieved_rate_per_s']}/s)"
               f" -> signed webhook at the receiver: arrived {e2e['arrived']}/{e2e['fired']}, p50 {e2e['p50_ms']} ms, "
@@ -1202,6 +1242,12 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 47400)),
                         help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)")
+    parser.add_argument("--quiet-wait", type=float, default=30,
+                        help="max seconds to wait before each measured run for the machine to be idle")
+    parser.add_argument("--quiet-cores", type=float, default=0.35, help="'idle' means at most this many busy cores")
+    parser.add_argument("--noise-cores", type=float, default=0.3,
+                        help="a run during which other jobs used more CPU than this is marked noisy")
+    parser.add_argument("--noisy-retries", type=int, default=1, help="extra attempts for a noisy run (best kept)")
     parser.add_argument("--profile", action="store_true",
                         help="also run py-spy on the servers (extra unmeasured runs; bench/requirements-bench.txt)")
     parser.add_argument("--serve", type=float, default=0, metavar="SECONDS",

@@ -109,12 +109,9 @@ def recorder():
 
 
 @pytest.fixture
-def sandbox_env(settings, live_server, recorder, transactional_db):
+def sandbox_env(settings, provider, recorder, transactional_db):
     """The sandbox served over real HTTP by live_server, calling back the recorder."""
     settings.SANDBOX_ENABLED = True
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox/innovatif/v1/gateway"
-    settings.INNOVATIF_BASE_URL = settings.SANDBOX_BASE_URL
     settings.SANDBOX_CALLBACK_URL_PREFIX = recorder.url
     settings.SANDBOX_LATENCY_MS = 0
     settings.SANDBOX_FAILURE_RATE = 0.0
@@ -124,9 +121,4 @@ def sandbox_env(settings, live_server, recorder, transactional_db):
         setattr(settings, f"INNOVATIF_{name.upper()}", value)
     settings.INNOVATIF_CONNECT_TIMEOUT = 2.0
     settings.INNOVATIF_READ_TIMEOUT = 10.0
-    yield settings
-    # Drop keep-alive connections so live_server's request threads end (and
-    # close their database connections) before the test database is dropped.
-    from kyc.innovatif import client as client_module
-
-    client_module.shared_session().close()
+    return settings

@@ -23,3 +23,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="truestack-test-media-"))
+
+# Live-server and worker threads must not keep connections open past a test
+# (PostgreSQL would refuse to drop the test database).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
