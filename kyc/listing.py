@@ -2,7 +2,7 @@
 
 import re
 
-from django.db.models import TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_date, parse_datetime
@@ -55,7 +55,7 @@ def _parse_instant(name: str, value: str):
         raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
 
 
-def sessions_for_listing(*, client, params) -> "QuerySet[KycSession]":
+def sessions_for_listing(*, client, params) -> QuerySet:
     queryset = KycSession.objects.filter(client=client).exclude(status=KycSession.Status.FAILED)
     status = params.get("status")
     if status:

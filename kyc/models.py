@@ -1,7 +1,6 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
 
 
 def session_file_path(session, kind: str, extension: str = "jpg") -> str:

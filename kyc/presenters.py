@@ -1,19 +1,12 @@
 """The client API's response shapes (plain dicts: they are on the hot path)."""
 
-from datetime import UTC
 from decimal import Decimal
+
+from truestack.formats import iso_utc as iso
 
 from .documents import document_endpoint_urls, image_urls
 from .models import KycSession
 from .validation import normalize_mykad
-
-
-def iso(dt) -> str | None:
-    """ISO 8601 UTC with milliseconds, as the contract shows: 2026-01-28T10:00:00.000Z"""
-    if dt is None:
-        return None
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _score(value: Decimal | None):

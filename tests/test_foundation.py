@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connections
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
 from clients.models import ApiKey, Client

@@ -14,7 +14,6 @@ import logging
 import random
 import re
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from decimal import Decimal
 from functools import partial
 
@@ -24,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from truestack import outbound
+from truestack.formats import iso_utc
 
 from . import signing
 from .models import Attempt, Delivery, Event
@@ -43,11 +43,6 @@ ERROR_MAX = 255
 
 
 # --- payload ----------------------------------------------------------------------
-
-def _iso_utc(moment: datetime) -> str:
-    moment = moment.astimezone(dt_timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
 
 def _blank_to_none(value):
     return value if value not in ("", None) else None
@@ -83,7 +78,7 @@ def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict
     return {
         "id": str(event_id),
         "event": str(kind),
-        "timestamp": _iso_utc(created_at),
+        "timestamp": iso_utc(created_at),
         "data": {
             "session_id": str(session.id),
             "ref_id": session.ref_id,
