@@ -142,11 +142,13 @@ def account_lock(*, client) -> CreditAccount:
     return _lock_account(_client_id(client))
 
 
-def hold_place(*, session, account: CreditAccount | None = None) -> Hold | None:
+def hold_place(*, session, account: CreditAccount | None = None, amount: int | None = None) -> Hold | None:
     """Reserve the session's maximum price. Call once, inside the transaction
     that creates the session, so a refused hold also undoes the session row (the
     one-to-one constraint refuses a second hold for a session). `account` is the
-    row already locked by account_lock in this transaction, if any."""
+    row already locked by account_lock in this transaction, if any; `amount` is
+    hold_amount_for(client) read before taking the lock, so the lock is held for
+    less time (a tier change applies to holds placed after it)."""
     if session.is_test:
         return None
     # No savepoint: this runs on the create hot path inside the caller's transaction.
@@ -154,7 +156,8 @@ def hold_place(*, session, account: CreditAccount | None = None) -> Hold | None:
         if account is None or account.client_id != session.client_id:
             account = _lock_account(session.client_id)
         client = session.client
-        amount = hold_amount_for(client=client)
+        if amount is None:
+            amount = hold_amount_for(client=client)
         if not client.allow_overdraft and account.balance - account.held < amount:
             raise InsufficientCredits(balance=account.balance)
         hold = Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)

@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 REPROCESS_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
+# A refused body is kept (truncated) for operators to inspect; an applied one is
+# dropped: its images and result now live in the session, and the body is large
+# (base64 images) and personal data.
+REJECTED_BODY_KEEP = 64 * 1024
 
 
 class CallbackRefused(Exception):
@@ -40,8 +44,9 @@ def _refuse(callback: ProviderCallback, status_code: int, reason: str):
     callback.state = ProviderCallback.State.REJECTED
     callback.error = reason[:255]
     callback.processed_at = timezone.now()
+    callback.body = callback.body[:REJECTED_BODY_KEEP]
     callback.save(update_fields=["state", "error", "processed_at", "session", "provider_ref_id", "onboarding_id",
-                                 "provider_status"])
+                                 "provider_status", "body"])
     logger.warning("provider callback %s refused: %s", callback.pk, reason)
     raise CallbackRefused(status_code, reason)
 
@@ -80,8 +85,9 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     callback.state = ProviderCallback.State.PROCESSED
     callback.error = ""
     callback.processed_at = timezone.now()
+    callback.body = ""
     callback.save(update_fields=["state", "error", "attempts", "processed_at", "session", "provider_ref_id",
-                                 "onboarding_id", "provider_status"])
+                                 "onboarding_id", "provider_status", "body"])
     return callback
 
 

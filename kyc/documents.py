@@ -19,10 +19,8 @@ def store_images(*, session: KycSession, images: dict[str, bytes]) -> dict[str, 
         data = images.get(kind)
         if not data:
             continue
-        path = session_file_path(session, kind)
-        if default_storage.exists(path):
-            default_storage.delete(path)
-        paths[kind] = default_storage.save(path, ContentFile(data))
+        # Both storages overwrite (allow_overwrite / AWS_S3_FILE_OVERWRITE).
+        paths[kind] = default_storage.save(session_file_path(session, kind), ContentFile(data))
     return paths
 
 

@@ -130,7 +130,10 @@ class ProviderCallback(models.Model):
     id = models.BigAutoField(primary_key=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    body = models.TextField(help_text="The raw body as received (encrypted by the provider).")
+    body = models.TextField(
+        blank=True,
+        help_text="The raw body as received (encrypted by the provider); emptied once applied, truncated when refused.",
+    )
     body_sha256 = models.CharField(max_length=64, db_index=True)
     session = models.ForeignKey(KycSession, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="provider_callbacks")

@@ -11,12 +11,11 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
         pk = uuid.UUID(str(session_id))
     except ValueError:
         raise NotFound("Session not found")
-    session = (
-        KycSession.objects.filter(pk=pk, client=client)
-        .exclude(status=KycSession.Status.FAILED)
-        .defer("raw_result")  # provider debug data, never part of a client answer
-        .first()
-    )
-    if session is None:
+    try:
+        return (
+            KycSession.objects.exclude(status=KycSession.Status.FAILED)
+            .defer("raw_result")  # provider debug data, never part of a client answer
+            .get(pk=pk, client=client)
+        )
+    except KycSession.DoesNotExist:
         raise NotFound("Session not found")
-    return session

@@ -60,15 +60,18 @@ def open_sessions_limit(client: Client) -> int:
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     """Write the session row and its hold under the client's credit-account lock,
-    so the open-session cap and the credit check are exact under concurrent creates."""
+    so the open-session cap and the credit check are exact under concurrent creates.
+    Everything that can be read before the lock is, to keep the lock short."""
+    hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
+    limit = open_sessions_limit(client)
+    now = timezone.now()
     with transaction.atomic():
         account = billing.account_lock(client=client)
-        now = timezone.now()
-        limit = open_sessions_limit(client)
-        open_count = KycSession.objects.filter(
+        open_sessions = KycSession.objects.filter(
             client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
-        ).count()
-        if open_count >= limit:
+        )
+        # Bounded count: the cap only needs to know whether `limit` is reached.
+        if open_sessions[:limit].count() >= limit:
             raise ConcurrentSessionLimit(
                 f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
                 headers={"Retry-After": "60"},
@@ -81,7 +84,7 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             expires_at=now + settings.SESSION_TTL,
             **data,
         )
-        billing.hold_place(session=session, account=account)
+        billing.hold_place(session=session, account=account, amount=hold_amount)
     return session
 
 

@@ -219,3 +219,12 @@ def test_callback_racing_refresh_and_poll(api, session, provider, settings):
         assert all(code == 200 for code in pool.map(run, range(9)))
     assert LedgerEntry.objects.filter(session=session, kind="usage").count() == 1
     assert Event.objects.filter(session=session).count() == 1
+
+
+def test_applied_callback_body_is_dropped_and_refused_one_kept(session, provider):
+    send(provider, sealed(callback_payload(session)))
+    applied = ProviderCallback.objects.get(session=session)
+    assert applied.state == "processed" and applied.body == "" and len(applied.body_sha256) == 64
+    send(provider, b"x" * 100_000)
+    refused = ProviderCallback.objects.latest("received_at")
+    assert refused.state == "rejected" and refused.body == "x" * 64 * 1024
