@@ -133,28 +133,17 @@ def hold_amount_for(*, client) -> int:
 # --- holds ----------------------------------------------------------------------
 
 
-def account_lock(*, client) -> CreditAccount:
-    """Lock the client's account until the end of the caller's transaction.
-    Session creation takes it first, so the open-session count and the hold are
-    decided under one lock; pass the result to hold_place."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("account_lock must run inside transaction.atomic()")
-    return _lock_account(_client_id(client))
-
-
-def hold_place(*, session, account: CreditAccount | None = None, amount: int | None = None) -> Hold | None:
+def hold_place(*, session, amount: int | None = None) -> Hold | None:
     """Reserve the session's maximum price. Call once, inside the transaction
     that creates the session, so a refused hold also undoes the session row (the
-    one-to-one constraint refuses a second hold for a session). `account` is the
-    row already locked by account_lock in this transaction, if any; `amount` is
-    hold_amount_for(client) read before taking the lock, so the lock is held for
-    less time (a tier change applies to holds placed after it)."""
+    one-to-one constraint refuses a second hold for a session). `amount` is
+    hold_amount_for(client) read before the caller took its locks, so they are
+    held for less time (a tier change applies to holds placed after it)."""
     if session.is_test:
         return None
     # No savepoint: this runs on the create hot path inside the caller's transaction.
     with transaction.atomic(savepoint=False):
-        if account is None or account.client_id != session.client_id:
-            account = _lock_account(session.client_id)
+        account = _lock_account(session.client_id)
         client = session.client
         if amount is None:
             amount = hold_amount_for(client=client)

@@ -118,6 +118,21 @@ class KycSession(models.Model):
         return self.status in self.OPEN_STATUSES
 
 
+class OpenSessionTally(models.Model):
+    """How many of a client's sessions are pending or processing. Kept in the same
+    transactions that open and finish sessions, so it is exact for those states;
+    sessions past `expires_at` still count until the expiry job finishes them, so
+    a full tally is confirmed with a count before a create is refused. Its row is
+    also the lock that serializes a client's session creation."""
+
+    client = models.OneToOneField("clients.Client", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="open_session_tally")
+    open_count = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.client_id}: {self.open_count} open"
+
+
 class ProviderCallback(models.Model):
     """Every inbound provider callback, stored before it is verified or applied."""
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing import services as billing
@@ -20,7 +21,7 @@ from webhooks.models import Event
 from .documents import store_images
 from .innovatif.client import InnovatifError, client_for
 from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
-from .models import KycSession
+from .models import KycSession, OpenSessionTally
 from .validation import provider_document_number
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,37 @@ def open_sessions_limit(client: Client) -> int:
     return client.max_open_sessions if client.max_open_sessions is not None else settings.MAX_OPEN_SESSIONS
 
 
+def _lock_tally(client: Client) -> OpenSessionTally:
+    """The client's open-session tally, locked until the end of the transaction."""
+    tally = OpenSessionTally.objects.select_for_update().filter(client=client).first()
+    if tally is None:
+        with transaction.atomic():  # savepoint: a concurrent first create may win the insert
+            OpenSessionTally.objects.bulk_create([OpenSessionTally(client=client)], ignore_conflicts=True)
+        tally = OpenSessionTally.objects.select_for_update().get(client=client)
+    return tally
+
+
+def _tally_add(*, client_id, delta: int) -> None:
+    OpenSessionTally.objects.filter(client_id=client_id).update(open_count=F("open_count") + delta)
+
+
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
-    """Write the session row and its hold under the client's credit-account lock,
-    so the open-session cap and the credit check are exact under concurrent creates.
-    Everything that can be read before the lock is, to keep the lock short."""
+    """Write the session row and its hold while holding the client's tally lock, so
+    the open-session cap and the credit check are exact under concurrent creates.
+    Everything that can be read before the lock is, to keep the lock short.
+    Lock order everywhere: tally, then credit account."""
     hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
     limit = open_sessions_limit(client)
     now = timezone.now()
     with transaction.atomic():
-        account = billing.account_lock(client=client)
-        open_sessions = KycSession.objects.filter(
-            client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
-        )
-        # Bounded count: the cap only needs to know whether `limit` is reached.
-        if open_sessions[:limit].count() >= limit:
+        tally = _lock_tally(client)
+        # The tally may include sessions already past expires_at; confirm before refusing.
+        if tally.open_count >= limit and (
+            KycSession.objects.filter(client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now)[
+                :limit
+            ].count()
+            >= limit
+        ):
             raise ConcurrentSessionLimit(
                 f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
                 headers={"Retry-After": "60"},
@@ -84,7 +102,8 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             expires_at=now + settings.SESSION_TTL,
             **data,
         )
-        billing.hold_place(session=session, account=account, amount=hold_amount)
+        billing.hold_place(session=session, amount=hold_amount)
+        _tally_add(client_id=client.pk, delta=1)
     return session
 
 
@@ -98,6 +117,7 @@ def _mark_failed(*, session: KycSession, error: str) -> None:
             status=KycSession.Status.FAILED, provider_error=error[:255], updated_at=timezone.now()
         )
         if updated:
+            _tally_add(client_id=session.client_id, delta=-1)
             billing.hold_release(session=session)
 
 
@@ -209,6 +229,8 @@ def session_apply_provider_result(*, session_id, result: ProviderResult, via: st
             touched.append("status")
             changed = True
         session.save(update_fields=touched)
+        if session.is_final and changed:
+            _tally_add(client_id=session.client_id, delta=-1)
 
         if session.status == KycSession.Status.COMPLETED and changed:
             billing.session_charge(session=session)

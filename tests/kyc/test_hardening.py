@@ -51,6 +51,31 @@ class TestOpenSessionCap:
         response = post(api, valid_body)
         assert response.status_code == 429 and int(response["Retry-After"]) > 0
 
+    def test_failed_creation_is_not_an_open_session(self, api, funded, provider, valid_body, provider_down):
+        from kyc.models import OpenSessionTally
+
+        def tally():
+            return OpenSessionTally.objects.get(client=funded).open_count
+
+        assert post(api, valid_body).status_code == 502  # provider down: failed, not open
+        assert tally() == 0
+
+    def test_open_session_tally_with_a_working_provider(self, api, funded, provider, valid_body):
+        from kyc import tasks
+        from kyc.models import OpenSessionTally
+
+        def tally():
+            return OpenSessionTally.objects.get(client=funded).open_count
+
+        sessions = [KycSession.objects.get(pk=create_session(api, valid_body)["id"]) for _ in range(3)]
+        assert tally() == 3
+        sandbox_complete(sessions[0], outcome="approved", callbacks=2)
+        assert tally() == 2
+        KycSession.objects.filter(pk=sessions[1].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        tasks.expire_sessions()
+        assert tally() == 1
+        assert tally() == KycSession.objects.filter(client=funded, status__in=["pending", "processing"]).count()
+
     @pytest.mark.postgres
     def test_cap_is_exact_under_concurrent_creates(self, api, funded, provider, valid_body):
         funded.max_open_sessions = 5
