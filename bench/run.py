@@ -1238,7 +1238,7 @@ def parse_args(argv=None):
     parser.add_argument("--backlog", type=int, help="due deliveries to drain (default 1000, quick 100; 0 skips)")
     parser.add_argument("--backlog-delay-ms", type=int, default=200)
     parser.add_argument("--backlog-timeout", type=float, default=300)
-    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", 2)))
+    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", 4)))
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", 8)))
     parser.add_argument("--web-worker-class", default=os.environ.get("BENCH_WEB_WORKER_CLASS", "gthread"))
     parser.add_argument("--sandbox-workers", type=int, default=2)
