@@ -108,17 +108,24 @@ def recorder():
     server.close()
 
 
-@pytest.fixture
-def sandbox_env(settings, provider, recorder, transactional_db):
-    """The sandbox served over real HTTP by live_server, calling back the recorder."""
+def use_sandbox(settings, *, callback_prefix: str, live_credentials_too: bool = False):
+    """A fault-free sandbox with its test credentials, calling back under callback_prefix."""
     settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_CALLBACK_URL_PREFIX = recorder.url
+    settings.SANDBOX_CALLBACK_URL_PREFIX = callback_prefix
     settings.SANDBOX_LATENCY_MS = 0
     settings.SANDBOX_FAILURE_RATE = 0.0
     settings.SANDBOX_REFUSE_CONNECTIONS = False
     for name, value in vars(sandbox_credentials()).items():
         setattr(settings, f"SANDBOX_{name.upper()}", value)
-        setattr(settings, f"INNOVATIF_{name.upper()}", value)
+        if live_credentials_too:
+            setattr(settings, f"INNOVATIF_{name.upper()}", value)
+    return settings
+
+
+@pytest.fixture
+def sandbox_env(settings, provider, recorder, transactional_db):
+    """The sandbox served over real HTTP by live_server, calling back the recorder."""
+    use_sandbox(settings, callback_prefix=recorder.url, live_credentials_too=True)
     settings.INNOVATIF_CONNECT_TIMEOUT = 2.0
     settings.INNOVATIF_READ_TIMEOUT = 10.0
     return settings

@@ -15,7 +15,7 @@ from kyc.innovatif.callbacks import parse_callback
 from kyc.innovatif.mapping import parse_result
 from sandbox import specimens
 from sandbox.models import SandboxTransaction
-from tests.innovatif.helpers import sandbox_credentials
+from tests.innovatif.helpers import use_sandbox
 from tests.sandbox.utils import create_transaction
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +46,7 @@ def client(client, django_capture_on_commit_callbacks):
 @pytest.fixture
 def env(settings, recorder):
     settings.PUBLIC_BASE_URL = "http://testserver"
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_CALLBACK_URL_PREFIX = recorder.url
-    settings.SANDBOX_LATENCY_MS = 0
-    settings.SANDBOX_FAILURE_RATE = 0.0
-    settings.SANDBOX_REFUSE_CONNECTIONS = False
-    for name, value in vars(sandbox_credentials()).items():
-        setattr(settings, f"SANDBOX_{name.upper()}", value)
-    return settings
+    return use_sandbox(settings, callback_prefix=recorder.url)
 
 
 def new_txn(client, recorder, **overrides):
