@@ -179,13 +179,13 @@ def _usage_exists(session_id) -> bool:
 def session_charge(*, session) -> LedgerEntry | None:
     """Bill a completed session once, ever. Returns the usage entry, or None
     when nothing was charged (test session, or already charged)."""
-    if session.is_test or _usage_exists(session.pk):
+    if session.is_test:
         return None
     try:
         with transaction.atomic():
             account = _lock_account(session.client_id)
             # Every usage entry of this client is written under this lock, so
-            # this re-check and the ordinal count below are exact.
+            # this check and the ordinal count below are exact.
             if _usage_exists(session.pk):
                 return None
             now = timezone.now()

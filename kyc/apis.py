@@ -1,7 +1,6 @@
 """Client API views: validate, call one service, present."""
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,7 +8,7 @@ from truestack.errors import NotFound
 from truestack.negotiation import IgnoreAcceptNegotiation
 
 from . import openapi, presenters
-from .documents import expiring_url, uses_presigned_urls
+from .documents import expiring_url, image_response, uses_presigned_urls
 from .idempotency import run_idempotent
 from .listing import SessionCursorPagination, sessions_for_listing
 from .models import KycSession
@@ -68,10 +67,9 @@ class SessionDocumentApi(ClientApiView):
             raise NotFound("Unknown document")
         session = session_get_for_client(client=request.user, session_id=session_id)
         path = getattr(session, kind)
-        if not path or not default_storage.exists(path):
-            raise NotFound("Document not available")
-        if uses_presigned_urls():
+        if path and uses_presigned_urls():
             return HttpResponseRedirect(expiring_url(path))
-        response = FileResponse(default_storage.open(path, "rb"), content_type="image/jpeg")
-        response["Cache-Control"] = "private, no-store"
+        response = image_response(path, cache_control="private, no-store") if path else None
+        if response is None:
+            raise NotFound("Document not available")
         return response

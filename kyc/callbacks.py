@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from .innovatif.callbacks import CallbackRejected, parse_callback
@@ -40,13 +39,23 @@ def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback
     )
 
 
+_SETTLED_FIELDS = ["state", "error", "attempts", "processed_at", "body", "session", "provider_ref_id",
+                   "onboarding_id", "provider_status"]
+
+
+def _settle(callback: ProviderCallback, state: str, error: str = "", *, body: str | None = None) -> None:
+    """Record the outcome with what was learnt about the callback (ids, session)."""
+    callback.state = state
+    callback.error = error[:255]
+    if state != ProviderCallback.State.FAILED:
+        callback.processed_at = timezone.now()
+    if body is not None:
+        callback.body = body
+    callback.save(update_fields=_SETTLED_FIELDS)
+
+
 def _refuse(callback: ProviderCallback, status_code: int, reason: str):
-    callback.state = ProviderCallback.State.REJECTED
-    callback.error = reason[:255]
-    callback.processed_at = timezone.now()
-    callback.body = callback.body[:REJECTED_BODY_KEEP]
-    callback.save(update_fields=["state", "error", "processed_at", "session", "provider_ref_id", "onboarding_id",
-                                 "provider_status", "body"])
+    _settle(callback, ProviderCallback.State.REJECTED, reason, body=callback.body[:REJECTED_BODY_KEEP])
     logger.warning("provider callback %s refused: %s", callback.pk, reason)
     raise CallbackRefused(status_code, reason)
 
@@ -74,20 +83,12 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     callback.attempts += 1
     try:
         result = parse_result(verified.body, document_type=session.document_type)
-        session_apply_provider_result(session_id=session.id, result=result, via="callback")
+        session_apply_provider_result(session=session, result=result, via="callback")
     except Exception as exc:
-        callback.state = ProviderCallback.State.FAILED
-        callback.error = f"{type(exc).__name__}"[:255]
-        callback.save(update_fields=["state", "error", "attempts", "session", "provider_ref_id", "onboarding_id",
-                                     "provider_status"])
+        _settle(callback, ProviderCallback.State.FAILED, type(exc).__name__)
         logger.exception("provider callback %s failed to apply", callback.pk)
         raise
-    callback.state = ProviderCallback.State.PROCESSED
-    callback.error = ""
-    callback.processed_at = timezone.now()
-    callback.body = ""
-    callback.save(update_fields=["state", "error", "attempts", "processed_at", "session", "provider_ref_id",
-                                 "onboarding_id", "provider_status", "body"])
+    _settle(callback, ProviderCallback.State.PROCESSED, body="")
     return callback
 
 
@@ -95,7 +96,7 @@ def callbacks_reprocess(*, limit: int = 50) -> int:
     """Retry callbacks that were stored but not applied (crash, failure)."""
     cutoff = timezone.now() - REPROCESS_AFTER
     pending = ProviderCallback.objects.filter(
-        Q(state=ProviderCallback.State.FAILED) | Q(state=ProviderCallback.State.RECEIVED),
+        state__in=[ProviderCallback.State.FAILED, ProviderCallback.State.RECEIVED],
         received_at__lte=cutoff,
         attempts__lt=MAX_ATTEMPTS,
     ).order_by("received_at")[:limit]
@@ -103,9 +104,7 @@ def callbacks_reprocess(*, limit: int = 50) -> int:
     for callback in pending:
         try:
             callback_process(callback=callback)
-            done += 1
-        except CallbackRefused:
+        except Exception:  # refused, or failed again: recorded on the row
             continue
-        except Exception:
-            continue
+        done += 1
     return done

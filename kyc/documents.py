@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import FileResponse
 from django.urls import reverse
 
 from .models import KycSession, session_file_path
@@ -51,3 +52,14 @@ def image_urls(session: KycSession) -> dict[str, str | None]:
 def document_endpoint_urls(session: KycSession) -> dict[str, str | None]:
     base = f"{settings.PUBLIC_BASE_URL}/api/v1/kyc/sessions/{session.id}/documents/"
     return {kind: (base + kind if getattr(session, kind) else None) for kind in KycSession.DOCUMENT_KINDS}
+
+
+def image_response(path: str, *, cache_control: str) -> FileResponse | None:
+    """The stored JPEG as a streamed response, or None when it is not there."""
+    try:
+        handle = default_storage.open(path, "rb")
+    except FileNotFoundError:
+        return None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = cache_control
+    return response

@@ -13,23 +13,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from truestack.errors import ApplicationError, BadRequest
+from truestack.errors import ApplicationError, BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 
 from .models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
 WAIT_FOR_FIRST_SECONDS = 20.0
 STORED_STATUSES = {201, 400}
-
-
-class IdempotencyKeyReused(ApplicationError):
-    status_code = 422
-    code = "IDEMPOTENCY_KEY_REUSED"
-
-
-class IdempotencyInProgress(ApplicationError):
-    status_code = 409
-    code = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
 
 
 def request_fingerprint(data) -> str:

@@ -1,6 +1,7 @@
 """Reconciliation listing: the client's sessions, newest first, cursor-paginated."""
 
 import re
+from datetime import datetime, time, timezone
 
 from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -36,8 +37,6 @@ class SessionCursorPagination(CursorPagination):
 
 
 def _parse_instant(name: str, value: str):
-    from datetime import datetime, time, timezone
-
     # Well-formed but impossible values (2026-02-30, +25:00, a year 0 in UTC) are 400 too.
     try:
         parsed = parse_datetime(value)

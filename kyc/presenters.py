@@ -3,10 +3,10 @@
 from decimal import Decimal
 
 from truestack.formats import iso_utc as iso
+from truestack.formats import without_separators
 
 from .documents import document_endpoint_urls, image_urls
 from .models import KycSession
-from .validation import normalize_mykad
 
 
 def _score(value: Decimal | None):
@@ -45,7 +45,7 @@ def session_detail(session: KycSession) -> dict:
     if session.status == KycSession.Status.COMPLETED:
         body["ocr_result"] = {
             "name": session.ocr_full_name or None,
-            "id_number": normalize_mykad(session.ocr_id_number) if session.ocr_id_number else None,
+            "id_number": without_separators(session.ocr_id_number) if session.ocr_id_number else None,
             "address": session.ocr_address or None,
         }
         body["documents"] = document_endpoint_urls(session)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing import services as billing
 from clients.models import ApiKey, Client
-from truestack.errors import ApplicationError, GatewayError
+from truestack.errors import ConcurrentSessionLimit, GatewayError
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -31,11 +31,6 @@ EXPIRY_GRACE = timedelta(hours=1)
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-class ConcurrentSessionLimit(ApplicationError):
-    status_code = 429
-    code = "CONCURRENT_SESSION_LIMIT"
-
-
 def _base36(number: int) -> str:
     out = ""
     while number:
@@ -49,10 +44,6 @@ def ref_id_generate(*, client: Client) -> str:
     prefix = f"{client.code}_{_base36(int(time.time() * 1000))}_"
     random_length = max(6, min(8, 32 - len(prefix)))
     return (prefix + secrets.token_hex(4)[:random_length])[:32]
-
-
-def _mask(number: str) -> str:
-    return f"***{number[-4:]}" if len(number) > 4 else "***"
 
 
 def open_sessions_limit(client: Client) -> int:
@@ -180,21 +171,21 @@ _RESULT_FIELDS = {
 }
 
 
-def session_apply_provider_result(*, session_id, result: ProviderResult, via: str) -> tuple[KycSession, bool]:
-    """Apply a provider result. Idempotent: the session row is locked, a final
-    session never changes, and the charge and the event are unique in the DB.
-    Returns (session, changed)."""
+def session_apply_provider_result(
+    *, session: KycSession, result: ProviderResult, via: str
+) -> tuple[KycSession, bool]:
+    """Apply a provider result to `session` (an instance read by the caller; it
+    is re-read under a row lock here). Idempotent: a final session never changes,
+    and the charge and the event are unique in the DB. Returns (session, changed)."""
     now = timezone.now()
     image_paths = {}
-    if result.status == KycSession.Status.COMPLETED and result.images:
-        session = KycSession.objects.only("id", "client_id", "status").get(pk=session_id)
-        if session.is_final:
-            return KycSession.objects.get(pk=session_id), False
-        # Heavy I/O before taking the row lock; paths are deterministic.
+    if result.status == KycSession.Status.COMPLETED and result.images and not session.is_final:
+        # Heavy I/O before taking the row lock; paths are deterministic, so a
+        # concurrent or later writer overwrites the same files.
         image_paths = store_images(session=session, images=result.images)
 
     with transaction.atomic():
-        session = KycSession.objects.select_for_update().get(pk=session_id)
+        session = KycSession.objects.select_for_update().get(pk=session.pk)
         touched = ["updated_at"]
         if result.provider_status:  # empty when TrueStack itself expires the session
             session.provider_status = result.provider_status
@@ -243,11 +234,11 @@ def session_apply_provider_result(*, session_id, result: ProviderResult, via: st
     return session, changed
 
 
-def session_expire(*, session_id) -> tuple[KycSession, bool]:
+def session_expire(*, session: KycSession) -> tuple[KycSession, bool]:
     """Expire an open session (no provider answer needed)."""
     expired = ProviderResult(status=KycSession.Status.EXPIRED, result=None, provider_status="", provider_result="",
                              reject_message=None)
-    return session_apply_provider_result(session_id=session_id, result=expired, via="expiry")
+    return session_apply_provider_result(session=session, result=expired, via="expiry")
 
 
 @dataclass
@@ -278,7 +269,7 @@ def session_refresh(*, session: KycSession) -> RefreshOutcome:
     except Exception:
         logger.exception("provider get-status crashed session=%s", session.id)
         return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
-    session, _ = session_apply_provider_result(session_id=session.id, result=result, via="refresh")
+    session, _ = session_apply_provider_result(session=session, result=result, via="refresh")
     return RefreshOutcome(session=session, refreshed=True, raw=result.raw)
 
 
@@ -314,7 +305,7 @@ def sessions_poll_stale(*, limit: int | None = None) -> int:
         except InnovatifError as exc:
             logger.warning("poll failed session=%s code=%s", session.id, exc.code)
             continue
-        session_apply_provider_result(session_id=session.id, result=result, via="poll")
+        session_apply_provider_result(session=session, result=result, via="poll")
         polled += 1
     return polled
 
@@ -351,10 +342,10 @@ def sessions_expire_due(*, limit: int = 100) -> int:
                     logger.warning("last check before expiry failed session=%s code=%s", session.id, exc.code)
                     continue
             else:
-                session, changed = session_apply_provider_result(session_id=session.id, result=result, via="expiry")
+                session, changed = session_apply_provider_result(session=session, result=result, via="expiry")
                 if session.is_final:
                     expired += int(changed)
                     continue
-        _, changed = session_expire(session_id=session.id)
+        _, changed = session_expire(session=session)
         expired += int(changed)
     return expired

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from truestack.errors import BadRequest
+from truestack.formats import without_separators
 
 from .models import KycSession
 
@@ -17,7 +18,6 @@ MAX_URL_LENGTH = 2000
 MAX_METADATA_BYTES = 4096
 MAX_NESTING_DEPTH = 32
 _url_validator = URLValidator(schemes=["http", "https"])
-_MYKAD_SEPARATORS = re.compile(r"[\s-]")
 _PASSPORT = re.compile(r"^[A-Za-z0-9]{5,20}$")
 
 
@@ -40,14 +40,10 @@ def _optional_url(data: dict, field: str) -> str:
     return value
 
 
-def normalize_mykad(number: str) -> str:
-    return _MYKAD_SEPARATORS.sub("", number)
-
-
 def provider_document_number(*, document_type: str, document_number: str) -> str:
     """What the provider receives: 12 digits for MyKad, the number as given otherwise."""
     if document_type == KycSession.DocumentType.MYKAD:
-        return normalize_mykad(document_number)
+        return without_separators(document_number)
     return document_number.strip()
 
 
@@ -112,7 +108,7 @@ def validate_session_create(data) -> dict:
 
     number = number.strip()
     if document_type == KycSession.DocumentType.MYKAD:
-        if not re.fullmatch(r"\d{12}", normalize_mykad(number)):
+        if not re.fullmatch(r"\d{12}", without_separators(number)):
             raise BadRequest("document_number must be a 12-digit MyKad number (dashes and spaces are allowed)")
     elif not _PASSPORT.fullmatch(number):
         raise BadRequest("document_number must be a passport number of 5 to 20 letters and digits")

@@ -1,14 +1,13 @@
 """Non-API views: the provider callback endpoint, the end-user status page and
 signed image downloads."""
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .callbacks import CallbackRefused, callback_process, callback_record
-from .documents import path_from_token
+from .documents import image_response, path_from_token
 from .models import KycSession
 
 
@@ -53,8 +52,7 @@ def status_page(request, session_id):
 @require_GET
 def signed_file(request, token):
     path = path_from_token(token)
-    if path is None or not default_storage.exists(path):
+    response = image_response(path, cache_control="private, max-age=300") if path else None
+    if response is None:
         raise Http404
-    response = FileResponse(default_storage.open(path, "rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=300"
     return response

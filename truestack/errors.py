@@ -47,3 +47,18 @@ class InsufficientCredits(ApplicationError):
 class TooManyRequests(ApplicationError):
     status_code = 429
     code = "RATE_LIMITED"
+
+
+class ConcurrentSessionLimit(ApplicationError):
+    status_code = 429
+    code = "CONCURRENT_SESSION_LIMIT"
+
+
+class IdempotencyInProgress(ApplicationError):
+    status_code = 409
+    code = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    status_code = 422
+    code = "IDEMPOTENCY_KEY_REUSED"

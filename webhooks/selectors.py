@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Attempt, Delivery, Event
+from .models import Delivery
 
 
 def delivery_list(*, client_id=None, kind: str | None = None, state: str | None = None) -> QuerySet[Delivery]:
@@ -14,12 +14,3 @@ def delivery_list(*, client_id=None, kind: str | None = None, state: str | None 
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("-created_at")
-
-
-def delivery_attempts(*, delivery: Delivery) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(delivery=delivery).order_by("number")
-
-
-def session_events(*, session) -> QuerySet[Event]:
-    """A session's events with their deliveries (two queries, whatever the count)."""
-    return Event.objects.filter(session=session).prefetch_related("deliveries").order_by("created_at")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -23,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from truestack import outbound
-from truestack.formats import iso_utc
+from truestack.formats import iso_utc, without_separators
 
 from . import signing
 from .models import Attempt, Delivery, Event
@@ -66,7 +65,7 @@ def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict
     completed = kind == Event.Kind.SESSION_COMPLETED
     ocr_data = None
     if completed:
-        ic_number = re.sub(r"[\s-]", "", session.ocr_id_number or "")
+        ic_number = without_separators(session.ocr_id_number or "")
         ocr_data = {
             "name": _blank_to_none(session.ocr_full_name),
             "ic_number": _blank_to_none(ic_number),

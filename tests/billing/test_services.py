@@ -247,17 +247,17 @@ def test_charge_inside_an_outer_transaction_that_rolls_back(funded, make_session
 
 
 def test_unique_constraint_is_the_last_line_of_defence(funded, make_session, monkeypatch):
-    """If the pre-checks were fooled, the constraint refuses the second entry and
-    session_charge returns None, leaving the outer transaction usable."""
+    """If the check under the lock were fooled, the constraint refuses the second
+    entry and session_charge returns None, leaving the outer transaction usable."""
     client = funded(500)
     session = make_session(client)
     services.session_charge(session=session)
     real, calls = services._usage_exists, {"n": 0}
 
     def fooled(session_id):
-        # Both pre-checks miss the existing entry; the post-failure check sees it.
+        # The check under the lock misses the existing entry; the post-failure check sees it.
         calls["n"] += 1
-        return False if calls["n"] <= 2 else real(session_id)
+        return False if calls["n"] <= 1 else real(session_id)
 
     monkeypatch.setattr(services, "_usage_exists", fooled)
     with transaction.atomic():
