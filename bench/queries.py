@@ -90,7 +90,8 @@ def main(argv=None):
                 with CaptureQueriesContext(connection) as captured:
                     body = item.get("body")
                     response = client.generic(
-                        item["method"], item["path"],
+                        item["method"],
+                        item["path"],
                         data=json.dumps(body) if body is not None else "",
                         content_type="application/json",
                     )
@@ -104,8 +105,9 @@ def main(argv=None):
             if response.status_code >= 400:
                 raise SystemExit(f"{item['name']}: HTTP {response.status_code} {response.content[:300]!r}")
             if index >= WARMUP:
-                samples.append({"queries": len(captured.captured_queries), "round_trips": round_trips,
-                                "statements": statements})
+                samples.append(
+                    {"queries": len(captured.captured_queries), "round_trips": round_trips, "statements": statements}
+                )
         report[item["name"]] = {
             "queries": max(sample["queries"] for sample in samples),
             "queries_min": min(sample["queries"] for sample in samples),

@@ -168,10 +168,12 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     # Also read from the environment, so the secrets stay out of `ps`.
-    parser.add_argument("--api-key", default=os.environ.get("BENCH_RECEIVER_API_KEY"),
-                        help="the API key that created the sessions")
-    parser.add_argument("--secret", default=os.environ.get("BENCH_RECEIVER_SECRET"),
-                        help="the client's whsec_ signing secret")
+    parser.add_argument(
+        "--api-key", default=os.environ.get("BENCH_RECEIVER_API_KEY"), help="the API key that created the sessions"
+    )
+    parser.add_argument(
+        "--secret", default=os.environ.get("BENCH_RECEIVER_SECRET"), help="the client's whsec_ signing secret"
+    )
     parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args(argv)
     if not args.api_key or not args.secret:

@@ -78,8 +78,15 @@ def log(message: str) -> None:
 
 def _run(cmd, *, env=None, check=True, capture=True, timeout=600, input_text=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        cmd, cwd=ROOT, env=env, check=check, timeout=timeout, text=True, input=input_text,
-        stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE if capture else None,
+        cmd,
+        cwd=ROOT,
+        env=env,
+        check=check,
+        timeout=timeout,
+        text=True,
+        input=input_text,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
     )
 
 
@@ -106,8 +113,27 @@ def ensure_postgres_and_redis(database_url: str, redis_url: str) -> None:
         log("starting Redis")
         os.makedirs("/var/lib/redis", exist_ok=True)
         os.makedirs("/var/log/redis", exist_ok=True)
-        _run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", r_port, "--save", "",
-              "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"], check=False)
+        _run(
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "-::1",
+                "--port",
+                r_port,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                "/var/lib/redis",
+                "--logfile",
+                "/var/log/redis/ci.log",
+            ],
+            check=False,
+        )
         for _ in range(30):
             if _run(["redis-cli", "-h", r_host, "-p", r_port, "ping"], check=False).returncode == 0:
                 break
@@ -124,8 +150,12 @@ def ensure_wrk() -> str:
         raise SystemExit("wrk is missing: install it with `sudo apt-get install -y wrk`")
     log("installing wrk (apt-get)")
     _run(["apt-get", "update", "-qq"], capture=True, timeout=600)
-    _run(["apt-get", "install", "-y", "-qq", "wrk"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-         capture=True, timeout=600)
+    _run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        capture=True,
+        timeout=600,
+    )
     found = shutil.which("wrk")
     if not found:
         raise SystemExit("wrk could not be installed")
@@ -137,8 +167,20 @@ def reset_database(database_url: str) -> None:
     name = db.path.lstrip("/")
     if not name or not name.replace("_", "").isalnum():
         raise SystemExit(f"refusing database name {name!r}")
-    base = ["psql", "-h", db.hostname or "127.0.0.1", "-p", str(db.port or 5432), "-U", db.username or "postgres",
-            "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    base = [
+        "psql",
+        "-h",
+        db.hostname or "127.0.0.1",
+        "-p",
+        str(db.port or 5432),
+        "-U",
+        db.username or "postgres",
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-qc",
+    ]
     env = {**os.environ, **({"PGPASSWORD": db.password} if db.password else {})}
     _run(base + [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], env=env)
     _run(base + [f'CREATE DATABASE "{name}"'], env=env)
@@ -163,8 +205,15 @@ class Children:
 
     def start(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
         handle = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         handle.close()
         with self.lock:
             self.procs[name] = proc
@@ -230,8 +279,8 @@ def _proc_table() -> dict[int, tuple[int, str, int, int]]:
                 raw = fh.read()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
         table[int(entry)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
     return table
 
@@ -289,7 +338,8 @@ class CpuMeter:
             with psycopg.connect(self.database_url, autocommit=True) as conn:
                 rows = conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE (datname = %s OR backend_type <> 'client backend') "
-                    "AND pid <> pg_backend_pid()", (name,)
+                    "AND pid <> pg_backend_pid()",
+                    (name,),
                 ).fetchall()
         except Exception:  # noqa: BLE001 - CPU accounting is best effort
             return set()
@@ -359,8 +409,14 @@ def peak_rss(children: Children, names: tuple[str, ...]) -> dict[str, dict]:
                 continue
             hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
             rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-            processes.append({"pid": p, "role": "master" if p == pid else "child", "peak_mib": round(hwm / 1024, 1),
-                              "rss_mib": round(rss / 1024, 1)})
+            processes.append(
+                {
+                    "pid": p,
+                    "role": "master" if p == pid else "child",
+                    "peak_mib": round(hwm / 1024, 1),
+                    "rss_mib": round(rss / 1024, 1),
+                }
+            )
         out[name] = {
             "processes": processes,
             "peak_total_mib": round(sum(p["peak_mib"] for p in processes), 1),
@@ -446,8 +502,10 @@ def summarize_stacks(raw_path: Path, top: int = 25) -> dict:
             own[frames[-1]] = own.get(frames[-1], 0) + samples
 
     def ranked(table):
-        return [{"function": name, "samples": n, "share": round(n / total, 3)}
-                for name, n in sorted(table.items(), key=lambda item: -item[1])[:top]]
+        return [
+            {"function": name, "samples": n, "share": round(n / total, 3)}
+            for name, n in sorted(table.items(), key=lambda item: -item[1])[:top]
+        ]
 
     return {"samples": total, "inclusive": ranked(inclusive), "self": ranked(own)}
 
@@ -468,8 +526,22 @@ class Profiler:
             if not pid:
                 continue
             raw = self.out_dir / f"{label}-{name}.txt"
-            cmd = [self.tool, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
-                   "--duration", str(int(duration)), "--format", "raw", "--output", str(raw)]
+            cmd = [
+                self.tool,
+                "record",
+                "--pid",
+                str(pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "100",
+                "--duration",
+                str(int(duration)),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             running.append((name, raw, proc))
         return running
@@ -512,26 +584,28 @@ class Harness:
         from cryptography.fernet import Fernet
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "truestack.settings.production",
-            "PYTHONUNBUFFERED": "1",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": self.args.database_url,
-            "REDIS_URL": self.args.redis_url,
-            "DATA_DIR": str(self.data_dir),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "PUBLIC_BASE_URL": self.web_url,
-            "SECURE_COOKIES": "false",
-            "SANDBOX_ENABLED": "false",
-            "INNOVATIF_BASE_URL": self.gateway_url,
-            "SANDBOX_BASE_URL": self.gateway_url,
-            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-            "API_RATE_LIMIT_PER_MINUTE": "1000000000",
-            "MAX_OPEN_SESSIONS": "1000000000",
-            "BENCH_FLOOR_ENABLED": "true",
-            "LOG_LEVEL": self.args.log_level,
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "truestack.settings.production",
+                "PYTHONUNBUFFERED": "1",
+                "SECRET_KEY": secrets.token_urlsafe(48),
+                "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                "DATABASE_URL": self.args.database_url,
+                "REDIS_URL": self.args.redis_url,
+                "DATA_DIR": str(self.data_dir),
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "PUBLIC_BASE_URL": self.web_url,
+                "SECURE_COOKIES": "false",
+                "SANDBOX_ENABLED": "false",
+                "INNOVATIF_BASE_URL": self.gateway_url,
+                "SANDBOX_BASE_URL": self.gateway_url,
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+                "API_RATE_LIMIT_PER_MINUTE": "1000000000",
+                "MAX_OPEN_SESSIONS": "1000000000",
+                "BENCH_FLOOR_ENABLED": "true",
+                "LOG_LEVEL": self.args.log_level,
+            }
+        )
         return env
 
     def sandbox_env(self, latency_ms: int) -> dict:
@@ -545,29 +619,79 @@ class Harness:
         }
 
     def gunicorn_cmd(self, *, port: int, workers: int, threads: int, worker_class: str, name: str) -> list[str]:
-        cmd = [PY, "-m", "gunicorn", "truestack.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--worker-class", worker_class, "--backlog", "2048", "--timeout", "60", "--graceful-timeout", "5",
-               "--name", f"bench-{name}", "--access-logfile", str(self.log_dir / f"{name}-access.log")]
+        cmd = [
+            PY,
+            "-m",
+            "gunicorn",
+            "truestack.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            worker_class,
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+            "--name",
+            f"bench-{name}",
+            "--access-logfile",
+            str(self.log_dir / f"{name}-access.log"),
+        ]
         if worker_class == "gthread":
             cmd += ["--threads", str(threads)]
         return cmd
 
     def web_cmd(self) -> list[str]:
         a = self.args
-        return self.gunicorn_cmd(port=a.port_base + 1, workers=a.web_workers, threads=a.web_threads,
-                                 worker_class=a.web_worker_class, name="web")
+        return self.gunicorn_cmd(
+            port=a.port_base + 1,
+            workers=a.web_workers,
+            threads=a.web_threads,
+            worker_class=a.web_worker_class,
+            name="web",
+        )
 
     def worker_cmd(self) -> list[str]:
-        return [PY, "-m", "celery", "-A", "truestack", "worker", "-Q", "celery,webhooks", "-P", "threads",
-                "-c", str(self.args.worker_concurrency), "-l", "INFO", "--without-gossip", "--without-mingle",
-                "--without-heartbeat", "-n", f"bench{os.getpid()}@%h"]
+        return [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "truestack",
+            "worker",
+            "-Q",
+            "celery,webhooks",
+            "-P",
+            "threads",
+            "-c",
+            str(self.args.worker_concurrency),
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"bench{os.getpid()}@%h",
+        ]
 
     def start_sandbox(self, latency_ms: int) -> None:
         self.children.stop("sandbox")
         a = self.args
-        self.children.start("sandbox", self.gunicorn_cmd(port=a.port_base + 2, workers=a.sandbox_workers,
-                                                         threads=a.sandbox_threads, worker_class="gthread",
-                                                         name="sandbox"), self.sandbox_env(latency_ms))
+        self.children.start(
+            "sandbox",
+            self.gunicorn_cmd(
+                port=a.port_base + 2,
+                workers=a.sandbox_workers,
+                threads=a.sandbox_threads,
+                worker_class="gthread",
+                name="sandbox",
+            ),
+            self.sandbox_env(latency_ms),
+        )
         wait_http(f"{self.sandbox_url}/healthz", timeout=60, children=self.children, name="sandbox")
         self.sandbox_latency = latency_ms
 
@@ -620,7 +744,8 @@ class Harness:
         with self.db() as conn:
             rows = conn.execute(
                 "SELECT id::text, onboarding_id FROM kyc_kycsession WHERE status = 'pending' AND onboarding_id <> '' "
-                "AND webhook_url LIKE %s ORDER BY created_at", (f"{self.receiver_url}/%",)
+                "AND webhook_url LIKE %s ORDER BY created_at",
+                (f"{self.receiver_url}/%",),
             ).fetchall()
         rows = [row for row in rows if row[0] not in self.used_sessions]
         if len(rows) < count:
@@ -637,8 +762,11 @@ class Harness:
         return chosen
 
     def complete(self, session, onboarding_id: str, outcome: str = "approved"):
-        return session.post(f"{self.sandbox_url}/sandbox/innovatif/onboarding/{onboarding_id}/complete",
-                            json={"outcome": outcome, "callbacks": 1, "send_callback": True}, timeout=60)
+        return session.post(
+            f"{self.sandbox_url}/sandbox/innovatif/onboarding/{onboarding_id}/complete",
+            json={"outcome": outcome, "callbacks": 1, "send_callback": True},
+            timeout=60,
+        )
 
     def receiver(self, path: str, body: dict | None = None) -> dict:
         session = http_session()
@@ -664,8 +792,11 @@ class Harness:
         self.results["config"] = self.config()
 
         log("starting receiver, sandbox, web, worker")
-        receiver_env = {**self.env, "BENCH_RECEIVER_API_KEY": self.api_key,
-                        "BENCH_RECEIVER_SECRET": self.webhook_secret}
+        receiver_env = {
+            **self.env,
+            "BENCH_RECEIVER_API_KEY": self.api_key,
+            "BENCH_RECEIVER_SECRET": self.webhook_secret,
+        }
         self.children.start("receiver", [PY, "-m", "bench.receiver", "--port", str(a.port_base + 3)], receiver_env)
         self.start_sandbox(0)
         self.children.start("web", self.web_cmd(), self.env)
@@ -697,17 +828,26 @@ class Harness:
             "wrk": f"wrk -t{a.wrk_threads} -c{a.connections} -d{a.duration}s --timeout 10s",
             "repeat": a.repeat,
             "settings": "truestack.settings.production (DEBUG off, PostgreSQL, Redis, CONN_MAX_AGE=60, "
-                        f"LOG_LEVEL={a.log_level}, access log to a file)",
+            f"LOG_LEVEL={a.log_level}, access log to a file)",
         }
 
     def targets(self) -> dict:
         url = self.web_url
         body = json.dumps(self.create_body())
         return {
-            "floor_get": ("floor GET (key lookup + 1 indexed read)", "GET", f"{url}/api/bench/floor/{self.session_id}", ""),
+            "floor_get": (
+                "floor GET (key lookup + 1 indexed read)",
+                "GET",
+                f"{url}/api/bench/floor/{self.session_id}",
+                "",
+            ),
             "get": ("GET /api/v1/kyc/sessions/:id", "GET", f"{url}/api/v1/kyc/sessions/{self.session_id}", ""),
-            "refresh_final": ("POST /api/v1/kyc/sessions/:id (finalized)", "POST",
-                              f"{url}/api/v1/kyc/sessions/{self.session_id}", ""),
+            "refresh_final": (
+                "POST /api/v1/kyc/sessions/:id (finalized)",
+                "POST",
+                f"{url}/api/v1/kyc/sessions/{self.session_id}",
+                "",
+            ),
             "floor_post": ("floor POST (key lookup + 1 insert)", "POST", f"{url}/api/bench/floor", body),
             "create": ("POST /api/v1/kyc/sessions", "POST", f"{url}/api/v1/kyc/sessions", body),
         }
@@ -729,7 +869,8 @@ class Harness:
                 break
         best = min(attempts, key=lambda r: r["noise_cores"])
         best["discarded_noisy_attempts"] = [
-            {"rps": r["rps"], "p99_ms": r["p99_ms"], "noise_cores": r["noise_cores"]} for r in attempts if r is not best]
+            {"rps": r["rps"], "p99_ms": r["p99_ms"], "noise_cores": r["noise_cores"]} for r in attempts if r is not best
+        ]
         return best
 
     def wrk_run(self, key: str, *, duration: float, connections: int, threads: int) -> dict:
@@ -737,10 +878,24 @@ class Harness:
         self.children.check_alive("web", "sandbox")
         with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
             out = Path(tmp) / "out.json"
-            env = {**os.environ, "BENCH_METHOD": method, "BENCH_TOKEN": self.api_key, "BENCH_BODY": body,
-                   "BENCH_OUT": str(out)}
-            cmd = [self.wrk, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
-                   "-s", str(WRK_SCRIPT), url]
+            env = {
+                **os.environ,
+                "BENCH_METHOD": method,
+                "BENCH_TOKEN": self.api_key,
+                "BENCH_BODY": body,
+                "BENCH_OUT": str(out),
+            }
+            cmd = [
+                self.wrk,
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration:g}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(WRK_SCRIPT),
+                url,
+            ]
             meter = CpuMeter(self.children, ("web", "sandbox", "worker", "receiver"), self.args.database_url)
             meter.start()
             with open(Path(tmp) / "stdout", "wb") as stdout:
@@ -758,7 +913,7 @@ class Harness:
             "endpoint": key,
             "label": label,
             "command": f"wrk -t{threads} -c{connections} -d{duration:g}s --timeout 10s -s bench/wrk_request.lua "
-                       f"{urlsplit(url).path}",
+            f"{urlsplit(url).path}",
             "sandbox_latency_ms": self.sandbox_latency,
             "requests": summary["requests"],
             "seconds": round(seconds, 2),
@@ -785,9 +940,11 @@ class Harness:
                 run = self.wrk_measured(key, duration=a.duration, connections=a.connections, threads=a.wrk_threads)
                 run["repeat"] = rep + 1
                 runs.append(run)
-                log(f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms  "
+                log(
+                    f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms  "
                     f"errors {run['errors']}  wrk {run['cpu_cores']['wrk']} cores  web {run['cpu_cores']['web']}"
-                    f"  other jobs {run['noise_cores']}")
+                    f"  other jobs {run['noise_cores']}"
+                )
         # Uncontended create: one connection, so latency is service time, not queueing.
         run = self.wrk_measured("create", duration=max(3, a.duration / 2), connections=1, threads=1)
         run["endpoint"], run["label"] = "create_c1", "POST /api/v1/kyc/sessions (1 connection)"
@@ -802,14 +959,14 @@ class Harness:
             self.start_sandbox(latency)
             self.wrk_run("create", duration=2, connections=4, threads=1)
             for rep in range(a.repeat):
-                run = self.wrk_measured("create", duration=a.duration, connections=a.connections,
-                                        threads=a.wrk_threads)
+                run = self.wrk_measured("create", duration=a.duration, connections=a.connections, threads=a.wrk_threads)
                 run["endpoint"] = f"create_{latency}ms"
                 run["label"] = f"POST /api/v1/kyc/sessions (sandbox +{latency} ms)"
                 run["repeat"] = rep + 1
                 runs.append(run)
-                log(f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms  "
-                    f"errors {run['errors']}")
+                log(
+                    f"{run['label']:<45} {run['rps']:>8.1f} req/s  p99 {run['p99_ms']:>7.1f} ms  errors {run['errors']}"
+                )
             merge_rss(self.rss, peak_rss(self.children, ("web", "sandbox")))
         if self.sandbox_latency != 0:
             self.start_sandbox(0)
@@ -823,8 +980,11 @@ class Harness:
         seconds = max(5, min(15, self.args.duration))
         for key in ("floor_get", "get", "floor_post", "create"):
             log(f"profiling {key} for {seconds:g} s")
-            running = profiler.start(key, {"web": self.children.pid("web"), "sandbox": self.children.pid("sandbox")
-                                           if key == "create" else None}, seconds + 1)
+            running = profiler.start(
+                key,
+                {"web": self.children.pid("web"), "sandbox": self.children.pid("sandbox") if key == "create" else None},
+                seconds + 1,
+            )
             run = self.wrk_run(key, duration=seconds, connections=self.args.connections, threads=self.args.wrk_threads)
             profiles[key] = {"rps_while_profiled": run["rps"], **profiler.finish(running)}
 
@@ -888,8 +1048,11 @@ class Harness:
         running = []
         if a.profile:
             profiler = Profiler(self.data_dir / "profiles")
-            running = profiler.start("end_to_end", {name: self.children.pid(name) for name in ("web", "sandbox", "worker")},
-                                     a.e2e_seconds + 2)
+            running = profiler.start(
+                "end_to_end",
+                {name: self.children.pid(name) for name in ("web", "sandbox", "worker")},
+                a.e2e_seconds + 2,
+            )
         meter = CpuMeter(self.children, ("web", "sandbox", "worker", "receiver"), self.args.database_url)
         meter.start()
         # Open loop: enough threads that slow answers (the system falling behind)
@@ -917,7 +1080,8 @@ class Harness:
             "fired": len(fired),
             # Over the firing span (first to last firing), not including the wait for answers.
             "achieved_rate_per_s": round((len(fired) - 1) / max(1e-9, max(fired.values()) - min(fired.values())), 1)
-            if len(fired) > 1 else 0.0,
+            if len(fired) > 1
+            else 0.0,
             "pacer_threads": n_threads,
             "pacer_lag_max_ms": round(max(lags, default=0) * 1000, 1),
             "complete_failures": len(failures),
@@ -934,8 +1098,10 @@ class Harness:
             "cpu_cores": cpu,
         }
         self.results.setdefault("end_to_end", []).append(result)
-        log(f"end to end: arrived {result['arrived']}/{total}  p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
-            f"p99 {result['p99_ms']} ms  (callback round trip p99 {result['callback_roundtrip_p99_ms']} ms)")
+        log(
+            f"end to end: arrived {result['arrived']}/{total}  p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
+            f"p99 {result['p99_ms']} ms  (callback round trip p99 {result['callback_roundtrip_p99_ms']} ms)"
+        )
 
     def run_backlog(self) -> None:
         a = self.args
@@ -994,8 +1160,10 @@ class Harness:
         self.results["backlog"] = result
         self.receiver("/_config", {"delay_ms": 0})
         merge_rss(self.rss, peak_rss(self.children, ("worker",)))
-        log(f"backlog: {result['delivered']}/{due} delivered, drained in {result['drain_s_from_worker_start']} s "
-            f"from worker start ({result['drain_s_from_first_delivery']} s from the first delivery)")
+        log(
+            f"backlog: {result['delivered']}/{due} delivered, drained in {result['drain_s_from_worker_start']} s "
+            f"from worker start ({result['drain_s_from_first_delivery']} s from the first delivery)"
+        )
 
     def serve(self, seconds: float) -> None:
         """Set up and keep the stack running (for profiling by hand), bounded; the
@@ -1003,13 +1171,34 @@ class Harness:
         self.setup()
         if max(self.args.latency_ms) != self.sandbox_latency:
             self.start_sandbox(max(self.args.latency_ms))
-        info = {"web": self.web_url, "sandbox": self.sandbox_url, "receiver": self.receiver_url,
-                "api_key": self.api_key, "session_id": self.session_id, "pids": {
-                    name: self.children.pid(name) for name in ("web", "sandbox", "worker", "receiver")},
-                "env": {k: v for k, v in self.env.items() if k in (
-                    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL",
-                    "DATA_DIR", "ALLOWED_HOSTS", "PUBLIC_BASE_URL", "INNOVATIF_BASE_URL", "SANDBOX_BASE_URL",
-                    "WEBHOOK_ALLOW_PRIVATE_TARGETS", "BENCH_FLOOR_ENABLED", "SECURE_COOKIES")}}
+        info = {
+            "web": self.web_url,
+            "sandbox": self.sandbox_url,
+            "receiver": self.receiver_url,
+            "api_key": self.api_key,
+            "session_id": self.session_id,
+            "pids": {name: self.children.pid(name) for name in ("web", "sandbox", "worker", "receiver")},
+            "env": {
+                k: v
+                for k, v in self.env.items()
+                if k
+                in (
+                    "DJANGO_SETTINGS_MODULE",
+                    "SECRET_KEY",
+                    "FIELD_ENCRYPTION_KEYS",
+                    "DATABASE_URL",
+                    "REDIS_URL",
+                    "DATA_DIR",
+                    "ALLOWED_HOSTS",
+                    "PUBLIC_BASE_URL",
+                    "INNOVATIF_BASE_URL",
+                    "SANDBOX_BASE_URL",
+                    "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+                    "BENCH_FLOOR_ENABLED",
+                    "SECURE_COOKIES",
+                )
+            },
+        }
         path = self.data_dir / "serve.json"
         path.write_text(json.dumps(info, indent=2))
         path.chmod(0o600)
@@ -1047,8 +1236,13 @@ def machine_description(database_url: str, redis_url: str, wrk: str) -> dict:
         pass
     mem_kb = 0
     try:
-        mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                          if line.startswith("MemTotal:")))
+        mem_kb = int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal:")
+            )
+        )
     except (OSError, StopIteration):
         pass
     description = {
@@ -1067,10 +1261,16 @@ def machine_description(database_url: str, redis_url: str, wrk: str) -> dict:
     except Exception as exc:  # noqa: BLE001 - description only
         description["postgresql"] = f"unknown ({exc.__class__.__name__})"
     redis = urlsplit(redis_url)
-    info = _run(["redis-cli", "-h", redis.hostname or "127.0.0.1", "-p", str(redis.port or 6379), "INFO", "server"],
-                check=False).stdout or ""
-    description["redis"] = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                                 if line.startswith("redis_version:")), "unknown")
+    info = (
+        _run(
+            ["redis-cli", "-h", redis.hostname or "127.0.0.1", "-p", str(redis.port or 6379), "INFO", "server"],
+            check=False,
+        ).stdout
+        or ""
+    )
+    description["redis"] = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("redis_version:")), "unknown"
+    )
     description["wrk"] = (_run([wrk, "--version"], check=False).stdout or "").splitlines()[0:1]
     try:
         import celery
@@ -1116,8 +1316,15 @@ def summarize(results: dict, args) -> None:
     queries = results.get("queries", {})
     floors = {"get": "floor_get", "refresh_final": "floor_get", "create": "floor_post"}
     summary = {}
-    for endpoint in ["floor_get", "get", "refresh_final", "floor_post", "create", "create_c1",
-                     *[f"create_{v}ms" for v in args.latency_ms if v != 0]]:
+    for endpoint in [
+        "floor_get",
+        "get",
+        "refresh_final",
+        "floor_post",
+        "create",
+        "create_c1",
+        *[f"create_{v}ms" for v in args.latency_ms if v != 0],
+    ]:
         group = _group(runs, endpoint)
         if group is None:
             continue
@@ -1140,34 +1347,48 @@ def summarize(results: dict, args) -> None:
 
     checks = {}
     if "get" in summary and "vs_floor" in summary["get"]:
-        checks["GET >= 80% of floor"] = (summary["get"]["vs_floor"], summary["get"]["vs_floor"] >= TARGETS["get_vs_floor"])
+        checks["GET >= 80% of floor"] = (
+            summary["get"]["vs_floor"],
+            summary["get"]["vs_floor"] >= TARGETS["get_vs_floor"],
+        )
     if "create" in summary and "vs_floor" in summary["create"]:
-        checks["create (0 ms) >= 60% of floor"] = (summary["create"]["vs_floor"],
-                                                   summary["create"]["vs_floor"] >= TARGETS["create_vs_floor"])
+        checks["create (0 ms) >= 60% of floor"] = (
+            summary["create"]["vs_floor"],
+            summary["create"]["vs_floor"] >= TARGETS["create_vs_floor"],
+        )
     for latency in args.latency_ms:
         key = "create" if latency == 0 else f"create_{latency}ms"
         if key in summary and latency != 0:
             overhead = round(summary[key]["p99_ms"] - latency, 1)
             summary[key]["overhead_p99_ms"] = overhead
             checks[f"create overhead p99 (sandbox {latency} ms) <= 25 ms"] = (
-                overhead, overhead <= TARGETS["create_overhead_p99_ms"])
+                overhead,
+                overhead <= TARGETS["create_overhead_p99_ms"],
+            )
     e2e = results.get("end_to_end")
     if e2e:
         last = e2e[-1]
         checks[f"callback -> webhook p99 <= 1 s at {last['rate_per_s']:g}/s"] = (
-            last["p99_ms"], last["p99_ms"] <= TARGETS["e2e_p99_ms"] and last["arrived"] > 0)
+            last["p99_ms"],
+            last["p99_ms"] <= TARGETS["e2e_p99_ms"] and last["arrived"] > 0,
+        )
         checks["nothing lost"] = (last["lost"], last["lost"] == 0 and last["complete_failures"] == 0)
     backlog = results.get("backlog")
     if backlog:
         drained = backlog["drain_s_from_worker_start"]
         checks[f"{backlog['deliveries']} deliveries drain <= 60 s"] = (
-            drained, drained is not None and backlog["delivered"] >= backlog["deliveries"]
-            and drained <= TARGETS["backlog_drain_s"])
+            drained,
+            drained is not None
+            and backlog["delivered"] >= backlog["deliveries"]
+            and drained <= TARGETS["backlog_drain_s"],
+        )
     if "get" in summary:
         checks["GET beats reference 600/s"] = (summary["get"]["rps"], summary["get"]["rps"] > REFERENCE["get_rps"])
     if "create" in summary:
-        checks["create beats reference 270/s"] = (summary["create"]["rps"],
-                                                  summary["create"]["rps"] > REFERENCE["create_rps"])
+        checks["create beats reference 270/s"] = (
+            summary["create"]["rps"],
+            summary["create"]["rps"] > REFERENCE["create_rps"],
+        )
     results["targets"] = {name: {"value": value, "met": met} for name, (value, met) in checks.items()}
     results["reference"] = REFERENCE
 
@@ -1176,43 +1397,57 @@ def print_table(results: dict) -> None:
     machine = results.get("machine", {})
     config = results.get("config", {})
     print()
-    print(f"TrueStack benchmark {results.get('started_at')} — {machine.get('nproc')} cores {machine.get('cpu_model')}, "
-          f"{machine.get('ram_gib')} GiB, PostgreSQL {machine.get('postgresql')}, Redis {machine.get('redis')}")
+    print(
+        f"TrueStack benchmark {results.get('started_at')} — {machine.get('nproc')} cores {machine.get('cpu_model')}, "
+        f"{machine.get('ram_gib')} GiB, PostgreSQL {machine.get('postgresql')}, Redis {machine.get('redis')}"
+    )
     print(f"web: {config.get('web')}")
     print(f"load: {config.get('wrk')}, {config.get('repeat')} run(s) each, median shown (runs in brackets)")
-    header = (f"{'endpoint':<46}{'sandbox':>8}{'req/s':>9}  {'runs':<16}{'p50':>7}{'p95':>8}{'p99':>8}{'err':>5}"
-              f"{'q/rt':>7}{'floor%':>7}{'wrk':>6}{'web':>6}{'sbx':>6}{'pg':>6}{'oth':>6}")
+    header = (
+        f"{'endpoint':<46}{'sandbox':>8}{'req/s':>9}  {'runs':<16}{'p50':>7}{'p95':>8}{'p99':>8}{'err':>5}"
+        f"{'q/rt':>7}{'floor%':>7}{'wrk':>6}{'web':>6}{'sbx':>6}{'pg':>6}{'oth':>6}"
+    )
     print(header)
     print("-" * len(header))
     for key, row in results.get("summary", {}).items():
         runs = ",".join(f"{v:.0f}" for v in row["rps_runs"]) + ("*" if row.get("noisy_runs") else "")
         qrt = f"{row['queries']}/{row['round_trips']}" if "queries" in row else "-"
         ratio = f"{row['vs_floor'] * 100:.0f}%" if "vs_floor" in row else "-"
-        print(f"{row['label'][:45]:<46}{str(row['sandbox_latency_ms']) + 'ms':>8}{row['rps']:>9.1f}  {runs:<16}"
-              f"{row['p50_ms']:>7.1f}{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}{row['errors']:>5}{qrt:>7}{ratio:>7}"
-              f"{row['wrk_cores']:>6.2f}{row['web_cores']:>6.2f}{row['sandbox_cores']:>6.2f}"
-              f"{row['postgres_cores']:>6.2f}{row['noise_cores']:>6.2f}")
-    print("(latency in ms; q/rt = SQL statements / PostgreSQL round trips per request incl. BEGIN/COMMIT and the "
-          "connection health check; CPU columns in cores: wrk, web, sandbox, postgres, other jobs on the machine; "
-          "* = a run disturbed by other jobs)")
+        print(
+            f"{row['label'][:45]:<46}{str(row['sandbox_latency_ms']) + 'ms':>8}{row['rps']:>9.1f}  {runs:<16}"
+            f"{row['p50_ms']:>7.1f}{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}{row['errors']:>5}{qrt:>7}{ratio:>7}"
+            f"{row['wrk_cores']:>6.2f}{row['web_cores']:>6.2f}{row['sandbox_cores']:>6.2f}"
+            f"{row['postgres_cores']:>6.2f}{row['noise_cores']:>6.2f}"
+        )
+    print(
+        "(latency in ms; q/rt = SQL statements / PostgreSQL round trips per request incl. BEGIN/COMMIT and the "
+        "connection health check; CPU columns in cores: wrk, web, sandbox, postgres, other jobs on the machine; "
+        "* = a run disturbed by other jobs)"
+    )
     for e2e in results.get("end_to_end", []):
-        print(f"end to end: {e2e['fired']} callbacks at {e2e['rate_per_s']:g}/s (achieved {e2e['achieved_rate_per_s']}/s)"
-              f" -> signed webhook at the receiver: arrived {e2e['arrived']}/{e2e['fired']}, p50 {e2e['p50_ms']} ms, "
-              f"p95 {e2e['p95_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms; invalid signatures "
-              f"{e2e['receiver']['invalid']}, duplicates {e2e['receiver']['duplicates']}; harness CPU "
-              f"{e2e['cpu_cores']['harness']} cores")
+        print(
+            f"end to end: {e2e['fired']} callbacks at {e2e['rate_per_s']:g}/s (achieved {e2e['achieved_rate_per_s']}/s)"
+            f" -> signed webhook at the receiver: arrived {e2e['arrived']}/{e2e['fired']}, p50 {e2e['p50_ms']} ms, "
+            f"p95 {e2e['p95_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms; invalid signatures "
+            f"{e2e['receiver']['invalid']}, duplicates {e2e['receiver']['duplicates']}; harness CPU "
+            f"{e2e['cpu_cores']['harness']} cores"
+        )
     backlog = results.get("backlog")
     if backlog:
-        print(f"backlog: {backlog['delivered']}/{backlog['deliveries']} due deliveries to a {backlog['receiver_delay_ms']} ms "
-              f"receiver, worker -c {backlog['worker_concurrency']}: drained in {backlog['drain_s_from_worker_start']} s "
-              f"from worker start ({backlog['drain_s_from_first_delivery']} s from first delivery, floor "
-              f"{backlog['theoretical_min_s']} s)")
+        print(
+            f"backlog: {backlog['delivered']}/{backlog['deliveries']} due deliveries to a {backlog['receiver_delay_ms']} ms "
+            f"receiver, worker -c {backlog['worker_concurrency']}: drained in {backlog['drain_s_from_worker_start']} s "
+            f"from worker start ({backlog['drain_s_from_first_delivery']} s from first delivery, floor "
+            f"{backlog['theoretical_min_s']} s)"
+        )
     rss = results.get("peak_rss", {})
     if rss:
         parts = []
         for name, value in rss.items():
-            parts.append(f"{name} {value['peak_total_mib']} MiB total / {value['peak_max_mib']} MiB largest process "
-                         f"({len(value['processes'])} processes)")
+            parts.append(
+                f"{name} {value['peak_total_mib']} MiB total / {value['peak_max_mib']} MiB largest process "
+                f"({len(value['processes'])} processes)"
+            )
         print("peak RSS: " + "; ".join(parts))
     for name, target in results.get("targets", {}).items():
         print(f"  [{'PASS' if target['met'] else 'MISS'}] {name}: {target['value']}")
@@ -1224,16 +1459,21 @@ def print_table(results: dict) -> None:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="TrueStack benchmark harness")
     parser.add_argument("--quick", action="store_true", help="smoke run (about a minute, one repeat)")
-    parser.add_argument("--latency-ms", default="0,200",
-                        help="sandbox added latencies for create, comma separated (0 always runs)")
+    parser.add_argument(
+        "--latency-ms", default="0,200", help="sandbox added latencies for create, comma separated (0 always runs)"
+    )
     parser.add_argument("--duration", type=float, help="seconds per wrk run (default 20, quick 4)")
     parser.add_argument("--repeat", type=int, help="wrk runs per figure (default 2, quick 1)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--e2e-rate", type=float, help="provider callbacks per second (default 50, quick 20)")
     parser.add_argument("--e2e-seconds", type=float, help="seconds of callbacks (default 60, quick 10; 0 skips)")
-    parser.add_argument("--e2e-threads", type=int, default=0,
-                        help="pacer threads (default 10 x rate, 64..600): slow answers must not delay firings")
+    parser.add_argument(
+        "--e2e-threads",
+        type=int,
+        default=0,
+        help="pacer threads (default 10 x rate, 64..600): slow answers must not delay firings",
+    )
     parser.add_argument("--e2e-wait", type=float, default=60, help="max seconds to wait for the last webhook")
     parser.add_argument("--backlog", type=int, help="due deliveries to drain (default 1000, quick 100; 0 skips)")
     parser.add_argument("--backlog-delay-ms", type=int, default=200)
@@ -1245,24 +1485,49 @@ def parse_args(argv=None):
     parser.add_argument("--sandbox-threads", type=int, default=16)
     parser.add_argument("--worker-concurrency", type=int, default=16, help="Celery worker threads (-P threads -c N)")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the servers (production default INFO)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ts_bench"),
-                        help="PostgreSQL database for the run; it is DROPPED and recreated")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
-                        help="Redis database for the run; it is FLUSHED")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ts_bench"),
+        help="PostgreSQL database for the run; it is DROPPED and recreated",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
+        help="Redis database for the run; it is FLUSHED",
+    )
     parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 47400)),
-                        help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)")
-    parser.add_argument("--quiet-wait", type=float, default=30,
-                        help="max seconds to wait before each measured run for the machine to be idle")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("BENCH_PORT_BASE", 47400)),
+        help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30,
+        help="max seconds to wait before each measured run for the machine to be idle",
+    )
     parser.add_argument("--quiet-cores", type=float, default=0.35, help="'idle' means at most this many busy cores")
-    parser.add_argument("--noise-cores", type=float, default=0.3,
-                        help="a run during which other jobs used more CPU than this is marked noisy")
+    parser.add_argument(
+        "--noise-cores",
+        type=float,
+        default=0.3,
+        help="a run during which other jobs used more CPU than this is marked noisy",
+    )
     parser.add_argument("--noisy-retries", type=int, default=1, help="extra attempts for a noisy run (best kept)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also run py-spy on the servers (extra unmeasured runs; bench/requirements-bench.txt)")
-    parser.add_argument("--serve", type=float, default=0, metavar="SECONDS",
-                        help="only set up and keep the stack running this long (for profiling by hand)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run py-spy on the servers (extra unmeasured runs; bench/requirements-bench.txt)",
+    )
+    parser.add_argument(
+        "--serve",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="only set up and keep the stack running this long (for profiling by hand)",
+    )
     parser.add_argument("--output", help="JSON file (default bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -1307,8 +1572,10 @@ def main(argv=None) -> int:
     output.write_text(text)
     (RESULTS_DIR / "latest.json").write_text(text)
     print_table(results)
-    print(f"\nresults: {output} (and {RESULTS_DIR / 'latest.json'}); logs in {harness.log_dir}; "
-          f"{results['wall_seconds']} s")
+    print(
+        f"\nresults: {output} (and {RESULTS_DIR / 'latest.json'}); logs in {harness.log_dir}; "
+        f"{results['wall_seconds']} s"
+    )
     return 0
 
 

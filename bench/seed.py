@@ -41,11 +41,15 @@ def main(argv=None):
     out = io.StringIO()
     call_command("create_api_key", args.code, environment="live", label="benchmark", stdout=out)
     client = Client.objects.get(code=args.code)
-    print(json.dumps({
-        "client_id": str(client.id),
-        "api_key": out.getvalue().strip(),
-        "webhook_secret": client_webhook_secret(client=client),
-    }))
+    print(
+        json.dumps(
+            {
+                "client_id": str(client.id),
+                "api_key": out.getvalue().strip(),
+                "webhook_secret": client_webhook_secret(client=client),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

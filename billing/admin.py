@@ -127,7 +127,14 @@ class PricingTierInline(admin.TabularInline):
 # --- ledger -----------------------------------------------------------------------
 
 LEDGER_FIELDS = [
-    "created_at", "kind", "amount", "balance_after", "tier_name", "month_ordinal", "session", "description",
+    "created_at",
+    "kind",
+    "amount",
+    "balance_after",
+    "tier_name",
+    "month_ordinal",
+    "session",
+    "description",
     "created_by",
 ]
 
@@ -135,9 +142,7 @@ LEDGER_FIELDS = [
 class LatestLedgerFormSet(BaseInlineFormSet):
     def get_queryset(self):
         if not hasattr(self, "_queryset"):
-            self._queryset = self.queryset.select_related("session", "created_by").order_by("-id")[
-                :LEDGER_INLINE_LIMIT
-            ]
+            self._queryset = self.queryset.select_related("session", "created_by").order_by("-id")[:LEDGER_INLINE_LIMIT]
         return self._queryset
 
 
@@ -183,8 +188,18 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     """Append-only: entries come from billing.services only (top-ups through the
     Client page's "Add credits" form or `manage.py topup`)."""
 
-    list_display = ["created_at", "client", "kind", "amount", "balance_after", "tier_name", "month_ordinal",
-                    "session", "description", "created_by"]
+    list_display = [
+        "created_at",
+        "client",
+        "kind",
+        "amount",
+        "balance_after",
+        "tier_name",
+        "month_ordinal",
+        "session",
+        "description",
+        "created_by",
+    ]
     list_filter = ["kind", ("client", admin.RelatedOnlyFieldListFilter), "created_at"]
     list_select_related = ["client", "session", "created_by"]
     search_fields = ["client__code", "client__name", "description", "=session__id"]
@@ -217,18 +232,33 @@ class HoldAdmin(ReadOnlyAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ["client", "balance", "held", "available_display", "mtd_sessions_display", "mtd_credits_display",
-                    "updated_at"]
+    list_display = [
+        "client",
+        "balance",
+        "held",
+        "available_display",
+        "mtd_sessions_display",
+        "mtd_credits_display",
+        "updated_at",
+    ]
     list_select_related = ["client"]
     search_fields = ["client__code", "client__name"]
     ordering = ["client__code"]
-    fields = ["client", "balance", "held", "available_display", "mtd_sessions_display", "mtd_credits_display",
-              "updated_at"]
+    fields = [
+        "client",
+        "balance",
+        "held",
+        "available_display",
+        "mtd_sessions_display",
+        "mtd_credits_display",
+        "updated_at",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .annotate(billing_available=F("balance") - F("held"))
             .annotate(**selectors.month_to_date_subqueries("client_id"))
         )

@@ -35,14 +35,17 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.BigIntegerField(help_text="Credits; positive adds to the balance, negative takes from it.")
     balance_after = models.BigIntegerField()
-    session = models.ForeignKey("kyc.KycSession", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="ledger_entries")
+    session = models.ForeignKey(
+        "kyc.KycSession", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
     tier_name = models.CharField(max_length=100, blank=True)
-    month_ordinal = models.PositiveIntegerField(null=True, blank=True,
-                                                help_text="For usage: the session's ordinal in its billing month.")
+    month_ordinal = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For usage: the session's ordinal in its billing month."
+    )
     description = models.CharField(max_length=255, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -63,7 +66,9 @@ class PricingTier(models.Model):
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="pricing_tiers")
     name = models.CharField(max_length=100)
     min_volume = models.PositiveIntegerField(help_text="First monthly ordinal this tier prices (1-based).")
-    max_volume = models.PositiveIntegerField(null=True, blank=True, help_text="Last ordinal; empty means no upper bound.")
+    max_volume = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Last ordinal; empty means no upper bound."
+    )
     credits_per_session = models.PositiveIntegerField()
 
     class Meta:

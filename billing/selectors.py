@@ -26,8 +26,10 @@ def _usage_this_month():
 
 def month_to_date_usage(*, client) -> tuple[int, int]:
     """(billed sessions, credits spent) in the current month, Asia/Kuala_Lumpur."""
-    totals = _usage_this_month().filter(client_id=getattr(client, "pk", client)).aggregate(
-        sessions=Count("id"), amount=Sum("amount")
+    totals = (
+        _usage_this_month()
+        .filter(client_id=getattr(client, "pk", client))
+        .aggregate(sessions=Count("id"), amount=Sum("amount"))
     )
     return totals["sessions"], -(totals["amount"] or 0)
 

@@ -306,7 +306,8 @@ def ledger_check() -> list[str]:
         .values_list("client_id", "total")
     )
     accounts = {
-        a.client_id: a for a in CreditAccount.objects.select_related("client").only(
+        a.client_id: a
+        for a in CreditAccount.objects.select_related("client").only(
             "client_id", "balance", "held", "client__code", "client__allow_overdraft"
         )
     }

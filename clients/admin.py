@@ -178,12 +178,21 @@ class ClientAdmin(admin.ModelAdmin):
         """Per-client pages; other apps append theirs (names start with clients_client_)."""
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/api-keys/generate/", wrap(self.generate_api_key_view),
-                 name="clients_client_generate_api_key"),
-            path("<path:object_id>/api-keys/<uuid:key_id>/revoke/", wrap(self.revoke_api_key_view),
-                 name="clients_client_revoke_api_key"),
-            path("<path:object_id>/webhook-secret/rotate/", wrap(self.rotate_webhook_secret_view),
-                 name="clients_client_rotate_webhook_secret"),
+            path(
+                "<path:object_id>/api-keys/generate/",
+                wrap(self.generate_api_key_view),
+                name="clients_client_generate_api_key",
+            ),
+            path(
+                "<path:object_id>/api-keys/<uuid:key_id>/revoke/",
+                wrap(self.revoke_api_key_view),
+                name="clients_client_revoke_api_key",
+            ),
+            path(
+                "<path:object_id>/webhook-secret/rotate/",
+                wrap(self.rotate_webhook_secret_view),
+                name="clients_client_rotate_webhook_secret",
+            ),
             *topup_urls(self.admin_site),
         ]
 
@@ -295,8 +304,9 @@ class ClientAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request,
             "admin/clients/client/webhook_secret_rotate.html",
-            self._context(request, client, f"Rotate webhook signing secret for {client.code}",
-                          current=self.webhook_secret(client)),
+            self._context(
+                request, client, f"Rotate webhook signing secret for {client.code}", current=self.webhook_secret(client)
+            ),
         )
 
 

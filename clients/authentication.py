@@ -27,11 +27,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not raw_key.startswith(("ts_live_", "ts_test_")):
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         api_key = api_key_get_for_auth(raw_key=raw_key)
-        if (
-            api_key is None
-            or api_key.status != ApiKey.Status.ACTIVE
-            or api_key.client.status != Client.Status.ACTIVE
-        ):
+        if api_key is None or api_key.status != ApiKey.Status.ACTIVE or api_key.client.status != Client.Status.ACTIVE:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         api_key_touch(api_key=api_key)
         return api_key.client, api_key

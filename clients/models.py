@@ -3,9 +3,7 @@ import uuid
 from django.core.validators import RegexValidator
 from django.db import models
 
-CLIENT_CODE_VALIDATOR = RegexValidator(
-    r"^[A-Za-z0-9_]{2,16}$", "2 to 16 letters, digits or underscores."
-)
+CLIENT_CODE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_]{2,16}$", "2 to 16 letters, digits or underscores.")
 
 
 class Client(models.Model):
@@ -14,8 +12,12 @@ class Client(models.Model):
         SUSPENDED = "suspended", "Suspended"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    code = models.CharField(max_length=16, unique=True, validators=[CLIENT_CODE_VALIDATOR],
-                            help_text="Short code used in provider reference ids.")
+    code = models.CharField(
+        max_length=16,
+        unique=True,
+        validators=[CLIENT_CODE_VALIDATOR],
+        help_text="Short code used in provider reference ids.",
+    )
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     allow_overdraft = models.BooleanField(default=False, help_text="May create sessions without enough credits.")
@@ -25,7 +27,9 @@ class Client(models.Model):
         null=True, blank=True, help_text="API requests per minute; empty uses the default (60)."
     )
     max_open_sessions = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Open (pending/processing) sessions allowed at once; empty uses the default (100)."
+        null=True,
+        blank=True,
+        help_text="Open (pending/processing) sessions allowed at once; empty uses the default (100).",
     )
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

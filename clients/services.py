@@ -55,7 +55,9 @@ def client_create(
     return client
 
 
-def api_key_create(*, client: Client, environment: str = ApiKey.Environment.LIVE, label: str = "") -> tuple[ApiKey, str]:
+def api_key_create(
+    *, client: Client, environment: str = ApiKey.Environment.LIVE, label: str = ""
+) -> tuple[ApiKey, str]:
     """Create a key; the raw key is returned here and never again."""
     if environment not in ApiKey.Environment.values:
         raise BadRequest(f"environment must be one of {', '.join(ApiKey.Environment.values)}")

@@ -95,8 +95,10 @@ def make_handler(api_key: str | None, whsec: str | None, seen: set | None = None
                 self._answer(200, b"duplicate ignored")
                 return
             seen.add(key)
-            print(f"{event['event']} session={data['session_id']} status={data['status']} result={data['result']}",
-                  flush=True)
+            print(
+                f"{event['event']} session={data['session_id']} status={data['status']} result={data['result']}",
+                flush=True,
+            )
             self._answer(200, b"ok")
 
         def _answer(self, status: int, text: bytes):

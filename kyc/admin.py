@@ -31,17 +31,87 @@ class KycSessionAdmin(admin.ModelAdmin):
     inlines = [ProviderCallbackInline, EventInline]
     readonly_fields = [f.name for f in KycSession._meta.fields] + ["images"]
     fieldsets = (
-        ("Session", {"fields": ("id", "client", "api_key", "is_test", "status", "result", "reject_message",
-                                "created_at", "updated_at", "expires_at", "completed_at")}),
-        ("Request", {"fields": ("document_name", "document_number", "document_type", "platform", "webhook_url",
-                                "redirect_url", "success_url", "fail_url", "metadata")}),
-        ("Provider", {"fields": ("ref_id", "provider_ref_id", "onboarding_id", "onboarding_url", "provider_status",
-                                 "provider_result", "provider_error", "provider_expires_at", "last_callback_at",
-                                 "last_provider_check_at")}),
-        ("OCR", {"fields": ("ocr_full_name", "ocr_id_number", "ocr_id_number_back", "ocr_address", "ocr_gender",
-                            "ocr_nationality", "date_of_birth")}),
-        ("Verification", {"fields": ("document_valid", "name_match", "id_match", "front_back_match", "landmark_valid",
-                                     "face_match", "face_match_score", "liveness_passed", "raw_result")}),
+        (
+            "Session",
+            {
+                "fields": (
+                    "id",
+                    "client",
+                    "api_key",
+                    "is_test",
+                    "status",
+                    "result",
+                    "reject_message",
+                    "created_at",
+                    "updated_at",
+                    "expires_at",
+                    "completed_at",
+                )
+            },
+        ),
+        (
+            "Request",
+            {
+                "fields": (
+                    "document_name",
+                    "document_number",
+                    "document_type",
+                    "platform",
+                    "webhook_url",
+                    "redirect_url",
+                    "success_url",
+                    "fail_url",
+                    "metadata",
+                )
+            },
+        ),
+        (
+            "Provider",
+            {
+                "fields": (
+                    "ref_id",
+                    "provider_ref_id",
+                    "onboarding_id",
+                    "onboarding_url",
+                    "provider_status",
+                    "provider_result",
+                    "provider_error",
+                    "provider_expires_at",
+                    "last_callback_at",
+                    "last_provider_check_at",
+                )
+            },
+        ),
+        (
+            "OCR",
+            {
+                "fields": (
+                    "ocr_full_name",
+                    "ocr_id_number",
+                    "ocr_id_number_back",
+                    "ocr_address",
+                    "ocr_gender",
+                    "ocr_nationality",
+                    "date_of_birth",
+                )
+            },
+        ),
+        (
+            "Verification",
+            {
+                "fields": (
+                    "document_valid",
+                    "name_match",
+                    "id_match",
+                    "front_back_match",
+                    "landmark_valid",
+                    "face_match",
+                    "face_match_score",
+                    "liveness_passed",
+                    "raw_result",
+                )
+            },
+        ),
         ("Images", {"fields": ("images",)}),
     )
 
@@ -97,8 +167,19 @@ class ProviderCallbackAdmin(admin.ModelAdmin):
     list_display = ("id", "received_at", "session", "provider_status", "state", "error", "attempts")
     list_filter = ("state", "provider_status")
     search_fields = ("provider_ref_id", "onboarding_id", "=session__id")
-    readonly_fields = ("received_at", "remote_addr", "session", "provider_ref_id", "onboarding_id", "provider_status",
-                       "state", "error", "attempts", "processed_at", "body_sha256")
+    readonly_fields = (
+        "received_at",
+        "remote_addr",
+        "session",
+        "provider_ref_id",
+        "onboarding_id",
+        "provider_status",
+        "state",
+        "error",
+        "attempts",
+        "processed_at",
+        "body_sha256",
+    )
     exclude = ("body",)
 
     def has_add_permission(self, request):

@@ -39,8 +39,17 @@ def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback
     )
 
 
-_SETTLED_FIELDS = ["state", "error", "attempts", "processed_at", "body", "session", "provider_ref_id",
-                   "onboarding_id", "provider_status"]
+_SETTLED_FIELDS = [
+    "state",
+    "error",
+    "attempts",
+    "processed_at",
+    "body",
+    "session",
+    "provider_ref_id",
+    "onboarding_id",
+    "provider_status",
+]
 
 
 def _settle(callback: ProviderCallback, state: str, error: str = "", *, body: str | None = None) -> None:
@@ -64,7 +73,9 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     """Verify and apply one stored callback. Raises CallbackRefused (4xx) for
     anything that must change nothing; other errors leave it `failed` for retry."""
     try:
-        verified = parse_callback(callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS)
+        verified = parse_callback(
+            callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS
+        )
     except CallbackRejected as exc:
         _refuse(callback, 400, exc.reason)
     callback.provider_ref_id = verified.provider_ref_id[:128]

@@ -45,8 +45,10 @@ def path_from_token(token: str) -> str | None:
 
 
 def image_urls(session: KycSession) -> dict[str, str | None]:
-    return {kind: (expiring_url(getattr(session, kind)) if getattr(session, kind) else None)
-            for kind in KycSession.DOCUMENT_KINDS}
+    return {
+        kind: (expiring_url(getattr(session, kind)) if getattr(session, kind) else None)
+        for kind in KycSession.DOCUMENT_KINDS
+    }
 
 
 def document_endpoint_urls(session: KycSession) -> dict[str, str | None]:

@@ -80,6 +80,14 @@ def sessions_for_listing(*, client, params) -> QuerySet:
             _metadata_value=Cast(KeyTextTransform(key, "metadata"), output_field=TextField())
         ).filter(_metadata_value=value)
     return queryset.only(
-        "id", "status", "result", "document_name", "document_number", "document_type", "metadata",
-        "created_at", "updated_at", "expires_at",
+        "id",
+        "status",
+        "result",
+        "document_name",
+        "document_number",
+        "document_type",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "expires_at",
     )

@@ -79,8 +79,9 @@ class KycSession(models.Model):
     front_back_match = models.BooleanField(null=True)
     landmark_valid = models.BooleanField(null=True)
     face_match = models.BooleanField(null=True)
-    face_match_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
-                                           help_text="0–100 as the provider reports it.")
+    face_match_score = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="0–100 as the provider reports it."
+    )
     liveness_passed = models.BooleanField(null=True)
     # step1/step2 as received, images removed.
     raw_result = models.JSONField(default=dict, blank=True)
@@ -125,8 +126,9 @@ class OpenSessionTally(models.Model):
     a full tally is confirmed with a count before a create is refused. Its row is
     also the lock that serializes a client's session creation."""
 
-    client = models.OneToOneField("clients.Client", on_delete=models.CASCADE, primary_key=True,
-                                  related_name="open_session_tally")
+    client = models.OneToOneField(
+        "clients.Client", on_delete=models.CASCADE, primary_key=True, related_name="open_session_tally"
+    )
     open_count = models.IntegerField(default=0)
 
     def __str__(self):
@@ -150,8 +152,9 @@ class ProviderCallback(models.Model):
         help_text="The raw body as received (encrypted by the provider); emptied once applied, truncated when refused.",
     )
     body_sha256 = models.CharField(max_length=64, db_index=True)
-    session = models.ForeignKey(KycSession, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="provider_callbacks")
+    session = models.ForeignKey(
+        KycSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="provider_callbacks"
+    )
     provider_ref_id = models.CharField(max_length=128, blank=True)
     onboarding_id = models.CharField(max_length=128, blank=True)
     provider_status = models.CharField(max_length=4, blank=True)

@@ -37,13 +37,17 @@ class SessionCreateRequestSerializer(serializers.Serializer):
     )
     platform = serializers.ChoiceField(choices=["Web", "iOS", "Android"], default="Web")
     redirect_url = serializers.URLField(
-        required=False, allow_blank=True, max_length=MAX_URL_LENGTH,
+        required=False,
+        allow_blank=True,
+        max_length=MAX_URL_LENGTH,
         help_text="Where the user lands after the provider; default TrueStack's status page `/r/{id}`.",
     )
-    success_url = serializers.URLField(required=False, allow_blank=True, max_length=MAX_URL_LENGTH,
-                                       help_text="Legacy: stored for reference only.")
-    fail_url = serializers.URLField(required=False, allow_blank=True, max_length=MAX_URL_LENGTH,
-                                    help_text="Legacy: stored for reference only.")
+    success_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=MAX_URL_LENGTH, help_text="Legacy: stored for reference only."
+    )
+    fail_url = serializers.URLField(
+        required=False, allow_blank=True, max_length=MAX_URL_LENGTH, help_text="Legacy: stored for reference only."
+    )
     metadata = serializers.DictField(
         required=False,
         help_text=f"Your own key-value pairs (a JSON object, at most {MAX_METADATA_BYTES} bytes serialized); "
@@ -317,22 +321,42 @@ CREATE_ERROR_EXAMPLES = {
         error_example("Invalid JSON", "BAD_REQUEST", "Request body must be valid JSON", 400),
     ],
     402: [error_example("No credits", "INSUFFICIENT_CREDITS", "Client credit balance exhausted", 402, balance=0.5)],
-    409: [error_example("In progress", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
-                   "A request with this Idempotency-Key is still being processed", 409)],
+    409: [
+        error_example(
+            "In progress",
+            "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+            "A request with this Idempotency-Key is still being processed",
+            409,
+        )
+    ],
     415: [error_example("Not JSON", "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", 415)],
-    422: [error_example("Key reused", "IDEMPOTENCY_KEY_REUSED",
-                   "Idempotency-Key was already used with a different request body", 422)],
+    422: [
+        error_example(
+            "Key reused",
+            "IDEMPOTENCY_KEY_REUSED",
+            "Idempotency-Key was already used with a different request body",
+            422,
+        )
+    ],
     429: [
-        error_example("Rate limited", "RATE_LIMITED",
-                 "Rate limit exceeded: 60 requests per minute; retry in 42 seconds", 429),
-        error_example("Too many open sessions", "CONCURRENT_SESSION_LIMIT",
-                 "Too many open sessions: the limit is 100 pending or processing sessions per client", 429),
+        error_example(
+            "Rate limited", "RATE_LIMITED", "Rate limit exceeded: 60 requests per minute; retry in 42 seconds", 429
+        ),
+        error_example(
+            "Too many open sessions",
+            "CONCURRENT_SESSION_LIMIT",
+            "Too many open sessions: the limit is 100 pending or processing sessions per client",
+            429,
+        ),
     ],
     502: [error_example("Provider error", "GATEWAY_ERROR", "Failed to initiate KYC session", 502)],
 }
 NOT_FOUND = {404: [error_example("Not found", "NOT_FOUND", "Session not found", 404)]}
-LIST_ERRORS = {400: [error_example("Bad filter", "BAD_REQUEST", "status must be one of pending, processing, "
-                              "completed, expired", 400)]}
+LIST_ERRORS = {
+    400: [
+        error_example("Bad filter", "BAD_REQUEST", "status must be one of pending, processing, completed, expired", 400)
+    ]
+}
 
 # --- per-operation decorators ------------------------------------------------------------
 
@@ -345,7 +369,11 @@ _IDEMPOTENCY_KEY = OpenApiParameter(
     "nothing; the same key with a different body is 422.",
 )
 _REPLAYED = OpenApiParameter(
-    "Idempotent-Replayed", str, OpenApiParameter.HEADER, enum=["true"], response=["201", "400"],
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    enum=["true"],
+    response=["201", "400"],
     description="Present (`true`) when this answer is the stored answer to an earlier request with the same key.",
 )
 _SESSION_ID = OpenApiParameter(
@@ -361,12 +389,22 @@ session_list = extend_schema(
     parameters=[
         OpenApiParameter("status", str, enum=_VISIBLE_STATUSES, description="Only sessions in this status."),
         OpenApiParameter("result", str, enum=_RESULTS, description="Only sessions with this result."),
-        OpenApiParameter("created_after", OpenApiTypes.DATETIME,
-                         description="ISO 8601 date or date-time (UTC if no offset); inclusive."),
-        OpenApiParameter("created_before", OpenApiTypes.DATETIME,
-                         description="ISO 8601 date or date-time (UTC if no offset); exclusive."),
-        OpenApiParameter("metadata_key", str, pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
-                         description="With metadata_value: only sessions whose metadata[key] equals the value."),
+        OpenApiParameter(
+            "created_after",
+            OpenApiTypes.DATETIME,
+            description="ISO 8601 date or date-time (UTC if no offset); inclusive.",
+        ),
+        OpenApiParameter(
+            "created_before",
+            OpenApiTypes.DATETIME,
+            description="ISO 8601 date or date-time (UTC if no offset); exclusive.",
+        ),
+        OpenApiParameter(
+            "metadata_key",
+            str,
+            pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+            description="With metadata_value: only sessions whose metadata[key] equals the value.",
+        ),
         OpenApiParameter("metadata_value", str, description="See metadata_key."),
         OpenApiParameter("limit", int, description="Page size, 1 to 200 (default 50)."),
         OpenApiParameter("cursor", str, description="Opaque cursor from `next` / `previous`."),
@@ -414,7 +452,7 @@ session_refresh = extend_schema(
     tags=[TAG],
     summary="Refresh a session from the provider",
     description="Asks the provider for the latest status and applies it. A final session is not re-fetched "
-    "(`refreshed: false`, `message: \"Session already finalized\"`) but still returns `document`, "
+    '(`refreshed: false`, `message: "Session already finalized"`) but still returns `document`, '
     "`verification` and fresh image URLs, at no charge. When the provider cannot be reached the answer is "
     "200 with `refreshed: false` and `error`. Call it at most every 10-30 seconds per session. No body.",
     request=None,
@@ -435,16 +473,21 @@ session_document = extend_schema(
     parameters=[
         _SESSION_ID,
         OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(KycSession.DOCUMENT_KINDS)),
-        OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=["302"],
-                         description="Presigned URL of the image (1 hour)."),
+        OpenApiParameter(
+            "Location",
+            OpenApiTypes.URI,
+            OpenApiParameter.HEADER,
+            response=["302"],
+            description="Presigned URL of the image (1 hour).",
+        ),
         *rate_limit_headers(200, 302, 404, 429),
     ],
     responses={
         (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The JPEG image."),
         302: OpenApiResponse(None, description="Redirect to a presigned URL of the image."),
-        **error_responses(401, 404, 429, examples={404: [
-            error_example("Not available", "NOT_FOUND", "Document not available", 404)
-        ]}),
+        **error_responses(
+            401, 404, 429, examples={404: [error_example("Not available", "NOT_FOUND", "Document not available", 404)]}
+        ),
     },
 )
 
@@ -454,10 +497,16 @@ def add_session_links(result, **kwargs):
     that take its id (shown in the docs; followed by the fuzzer's stateful phase)."""
     session_id = {"session_id": "$response.body#/id"}
     links = {
-        "GetSession": {"operationId": "kyc_sessions_retrieve", "parameters": session_id,
-                       "description": "Read the session."},
-        "RefreshSession": {"operationId": "kyc_sessions_refresh", "parameters": session_id,
-                           "description": "Refresh the session from the provider."},
+        "GetSession": {
+            "operationId": "kyc_sessions_retrieve",
+            "parameters": session_id,
+            "description": "Read the session.",
+        },
+        "RefreshSession": {
+            "operationId": "kyc_sessions_refresh",
+            "parameters": session_id,
+            "description": "Refresh the session from the provider.",
+        },
     }
     created = result["paths"]["/api/v1/kyc/sessions"]["post"]["responses"]["201"]
     created["links"] = links

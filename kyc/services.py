@@ -171,9 +171,7 @@ _RESULT_FIELDS = {
 }
 
 
-def session_apply_provider_result(
-    *, session: KycSession, result: ProviderResult, via: str
-) -> tuple[KycSession, bool]:
+def session_apply_provider_result(*, session: KycSession, result: ProviderResult, via: str) -> tuple[KycSession, bool]:
     """Apply a provider result to `session` (an instance read by the caller; it
     is re-read under a row lock here). Idempotent: a final session never changes,
     and the charge and the event are unique in the DB. Returns (session, changed)."""
@@ -236,8 +234,9 @@ def session_apply_provider_result(
 
 def session_expire(*, session: KycSession) -> tuple[KycSession, bool]:
     """Expire an open session (no provider answer needed)."""
-    expired = ProviderResult(status=KycSession.Status.EXPIRED, result=None, provider_status="", provider_result="",
-                             reject_message=None)
+    expired = ProviderResult(
+        status=KycSession.Status.EXPIRED, result=None, provider_status="", provider_result="", reject_message=None
+    )
     return session_apply_provider_result(session=session, result=expired, via="expiry")
 
 
@@ -288,9 +287,7 @@ def sessions_poll_stale(*, limit: int | None = None) -> int:
     now = timezone.now()
     quiet_since = now - settings.KYC_POLL_AFTER
     candidates = (
-        KycSession.objects.filter(
-            status__in=KycSession.OPEN_STATUSES, created_at__lte=quiet_since, expires_at__gt=now
-        )
+        KycSession.objects.filter(status__in=KycSession.OPEN_STATUSES, created_at__lte=quiet_since, expires_at__gt=now)
         .exclude(provider_ref_id="")
         .exclude(last_callback_at__gt=quiet_since)
         .exclude(last_provider_check_at__gt=quiet_since)

@@ -5,7 +5,15 @@ from .models import SandboxTransaction
 
 @admin.register(SandboxTransaction)
 class SandboxTransactionAdmin(admin.ModelAdmin):
-    list_display = ("provider_ref_id", "onboarding_id", "status", "result", "callback_count", "callback_last_status", "created_at")
+    list_display = (
+        "provider_ref_id",
+        "onboarding_id",
+        "status",
+        "result",
+        "callback_count",
+        "callback_last_status",
+        "created_at",
+    )
     list_filter = ("status", "result")
     search_fields = ("provider_ref_id", "onboarding_id", "ref_id")
     exclude = ("front_image", "back_image")

@@ -73,7 +73,16 @@ CREATE_REQUIRED = (
     "callback_mode",
     "request_time",
 )
-STATUS_REQUIRED = ("api_key", "package_name", "ref_id", "onboarding_id", "platform", "signature", "request_time", "mode")
+STATUS_REQUIRED = (
+    "api_key",
+    "package_name",
+    "ref_id",
+    "onboarding_id",
+    "platform",
+    "signature",
+    "request_time",
+    "mode",
+)
 
 
 class GatewayError(Exception):
@@ -298,7 +307,9 @@ def transaction_images(txn: SandboxTransaction) -> dict[str, bytes]:
     }
 
 
-def result_body(txn: SandboxTransaction, *, detail: bool, credentials: Credentials | None = None, mode: int = 1) -> dict:
+def result_body(
+    txn: SandboxTransaction, *, detail: bool, credentials: Credentials | None = None, mode: int = 1
+) -> dict:
     """The get-status shape, signed over the prefixed ref id (callbacks use it too)."""
     credentials = credentials or credentials_sandbox()
     request_time = request_time_now()
@@ -391,7 +402,11 @@ def transaction_finish(
             "reject_message": EXPIRED_MESSAGE,
         }
     elif outcome == "approved":
-        values = {"status": SandboxTransaction.Status.COMPLETED, "result": SandboxTransaction.Result.APPROVED, "reject_message": None}
+        values = {
+            "status": SandboxTransaction.Status.COMPLETED,
+            "result": SandboxTransaction.Result.APPROVED,
+            "reject_message": None,
+        }
     else:
         values = {
             "status": SandboxTransaction.Status.COMPLETED,
@@ -435,7 +450,11 @@ def callback_target_allowed(url: str) -> bool:
 
 
 def _record_callback(txn_id: int, *, status_code: int | None, error: str, sent: bool) -> None:
-    values = {"callback_last_status": status_code, "callback_last_error": error[:255], "callback_last_at": timezone.now()}
+    values = {
+        "callback_last_status": status_code,
+        "callback_last_error": error[:255],
+        "callback_last_at": timezone.now(),
+    }
     if sent:
         values["callback_count"] = F("callback_count") + 1
     SandboxTransaction.objects.filter(pk=txn_id).update(**values)
@@ -457,7 +476,9 @@ def callbacks_send(*, transaction_id: int, count: int = 1) -> list[CallbackOutco
         _record_callback(txn.pk, status_code=None, error="not sent: callback_mode 0 or no backend_url", sent=False)
         return []
     if not callback_target_allowed(txn.backend_url):
-        _record_callback(txn.pk, status_code=None, error="not sent: backend_url outside SANDBOX_CALLBACK_URL_PREFIX", sent=False)
+        _record_callback(
+            txn.pk, status_code=None, error="not sent: backend_url outside SANDBOX_CALLBACK_URL_PREFIX", sent=False
+        )
         logger.warning("sandbox callback not sent (target not allowed) onboarding_id=%s", txn.onboarding_id)
         return []
 
@@ -468,7 +489,9 @@ def callbacks_send(*, transaction_id: int, count: int = 1) -> list[CallbackOutco
         envelope = seal(body, credentials)
         try:
             response = _http.post(txn.backend_url, json=envelope, timeout=CALLBACK_TIMEOUT, allow_redirects=False)
-            outcome = CallbackOutcome(response.status_code, "" if response.status_code < 400 else f"HTTP {response.status_code}")
+            outcome = CallbackOutcome(
+                response.status_code, "" if response.status_code < 400 else f"HTTP {response.status_code}"
+            )
         except requests.RequestException as exc:
             outcome = CallbackOutcome(None, f"not delivered: {type(exc).__name__}")
         _record_callback(txn.pk, status_code=outcome.status_code, error=outcome.error, sent=True)
@@ -496,4 +519,3 @@ def upload_to_jpeg(upload) -> bytes | None:
             return out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
-

@@ -116,7 +116,11 @@ def complete(request, onboarding_id: str):
         return JsonResponse(
             {"error": "BAD_REQUEST", "message": "outcome must be approved, rejected or expired"}, status=400
         )
-    if isinstance(callbacks, bool) or not isinstance(callbacks, int) or not 1 <= callbacks <= services.MAX_CALLBACKS_PER_CALL:
+    if (
+        isinstance(callbacks, bool)
+        or not isinstance(callbacks, int)
+        or not 1 <= callbacks <= services.MAX_CALLBACKS_PER_CALL
+    ):
         return JsonResponse(
             {"error": "BAD_REQUEST", "message": f"callbacks must be an integer 1..{services.MAX_CALLBACKS_PER_CALL}"},
             status=400,

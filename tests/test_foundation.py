@@ -271,7 +271,7 @@ def test_runner_banner_has_a_working_curl():
     text = runner.banner(env, {"username": "admin", "password": "pw", "live_key": "ts_live_L", "test_key": "ts_test_T"})
     assert "http://localhost:47299/admin/" in text
     assert "curl -s -X POST http://localhost:47299/api/v1/kyc/sessions" in text
-    assert 'Authorization: Bearer ts_live_L' in text and 'ts_test_T' in text
+    assert "Authorization: Bearer ts_live_L" in text and "ts_test_T" in text
     body = text.split("-d '", 1)[1].split("'", 1)[0]
     assert json.loads(body)["webhook_url"] == "http://localhost:8080/webhooks/kyc"
     assert "/api/docs/" in text

@@ -12,12 +12,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_production(tmp_path, **overrides):
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL", "ALLOW_SQLITE", "ALLOW_NO_REDIS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL", "ALLOW_SQLITE", "ALLOW_NO_REDIS")
+    }
     env.update(DJANGO_SETTINGS_MODULE="truestack.settings.production", DATA_DIR=str(tmp_path), **overrides)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -38,8 +50,9 @@ def test_production_refuses_to_start_without(tmp_path, missing):
 
 
 def test_production_refuses_the_insecure_default_secret(tmp_path):
-    env = dict(GOOD, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-               SECRET_KEY="insecure-dev-secret-key-change-me")
+    env = dict(
+        GOOD, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECRET_KEY="insecure-dev-secret-key-change-me"
+    )
     result = load_production(tmp_path, **env)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 

@@ -6,7 +6,9 @@ class ApplicationError(Exception):
     status_code = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None, extra=None, headers=None):
+    def __init__(
+        self, message: str, *, code: str | None = None, status_code: int | None = None, extra=None, headers=None
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -170,8 +170,9 @@ def post(
     try:
         scheme, hostname, port, addresses = resolve_target(url)
     except TargetRefused as exc:
-        return OutboundResult(duration_ms=elapsed_ms(), error=f"refused: {exc}", refused=True,
-                              refused_permanently=exc.permanent)
+        return OutboundResult(
+            duration_ms=elapsed_ms(), error=f"refused: {exc}", refused=True, refused_permanently=exc.permanent
+        )
 
     parts = urlsplit(url)
     request_headers = dict(headers)
@@ -220,8 +221,14 @@ def post(
 
 def _short_reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Connection reset", "Name or service not known", "Network is unreachable",
-                   "Remote end closed connection", "timed out"):
+    for marker in (
+        "Connection refused",
+        "Connection reset",
+        "Name or service not known",
+        "Network is unreachable",
+        "Remote end closed connection",
+        "timed out",
+    ):
         if marker in text:
             return marker
     return exc.__class__.__name__

@@ -47,14 +47,52 @@ def process_commands(env: dict) -> dict[str, list[str]]:
     py = sys.executable
     port = env["PORT"]
     return {
-        "web": [py, "-m", "gunicorn", "truestack.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--workers", "1", "--threads", "8", "--worker-class", "gthread", "--access-logfile", "-",
-                # The default control socket is one path per user: two runs would share it.
-                "--no-control-socket"],
-        "worker": [py, "-m", "celery", "-A", "truestack", "worker", "-Q", "celery,webhooks",
-                   "-P", "threads", "-c", "8", "--loglevel", "INFO"],
-        "beat": [py, "-m", "celery", "-A", "truestack", "beat",
-                 "--schedule", str(Path(env["DATA_DIR"]) / "celerybeat-schedule"), "--loglevel", "INFO"],
+        "web": [
+            py,
+            "-m",
+            "gunicorn",
+            "truestack.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--worker-class",
+            "gthread",
+            "--access-logfile",
+            "-",
+            # The default control socket is one path per user: two runs would share it.
+            "--no-control-socket",
+        ],
+        "worker": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "truestack",
+            "worker",
+            "-Q",
+            "celery,webhooks",
+            "-P",
+            "threads",
+            "-c",
+            "8",
+            "--loglevel",
+            "INFO",
+        ],
+        "beat": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "truestack",
+            "beat",
+            "--schedule",
+            str(Path(env["DATA_DIR"]) / "celerybeat-schedule"),
+            "--loglevel",
+            "INFO",
+        ],
     }
 
 
@@ -77,8 +115,14 @@ def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
     child_env = dict(env)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), env.get("PYTHONPATH")]))
     return subprocess.Popen(
-        command, cwd=env["DATA_DIR"], env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+        command,
+        cwd=env["DATA_DIR"],
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 
@@ -119,8 +163,12 @@ def stop_all(procs: dict[str, subprocess.Popen]) -> None:
 
 def manage(env: dict, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=False,
-        stdout=subprocess.PIPE if capture else None, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        check=False,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
     )
 
 
@@ -145,34 +193,38 @@ def healthy(port: int) -> bool:
 def banner(env: dict, demo: dict) -> str:
     port = env["PORT"]
     base = env["PUBLIC_BASE_URL"].rstrip("/")
-    body = json.dumps({
-        "document_name": "Ahmad bin Abdullah",
-        "document_number": "901234-56-7890",
-        "webhook_url": "http://localhost:8080/webhooks/kyc",
-    })
+    body = json.dumps(
+        {
+            "document_name": "Ahmad bin Abdullah",
+            "document_number": "901234-56-7890",
+            "webhook_url": "http://localhost:8080/webhooks/kyc",
+        }
+    )
     rule = "=" * 72
-    return "\n".join([
-        rule,
-        f"TrueStack is running on port {port} (DATA_DIR={env['DATA_DIR']})",
-        "",
-        f"  Admin:      {base}/admin/",
-        f"  Login:      {demo.get('username')} / {demo.get('password')}",
-        f"  API docs:   {base}/api/docs/",
-        f"  Client:     {demo.get('client_code')} (balance: {demo.get('balance')} credits)",
-        f"  Live key:   {demo.get('live_key')}   (billed; here the provider is the built-in sandbox)",
-        f"  Test key:   {demo.get('test_key')}   (never billed; always the built-in sandbox)",
-        "",
-        "  Create a KYC session (then open its onboarding_url in a browser and approve):",
-        f"  curl -s -X POST {base}/api/v1/kyc/sessions \\",
-        f"    -H \"Authorization: Bearer {demo.get('live_key')}\" \\",
-        "    -H \"Content-Type: application/json\" \\",
-        f"    -d '{body}'",
-        "",
-        "  Watch the signed webhooks arrive (another terminal):",
-        f"  .venv/bin/python examples/webhook_receiver.py --port 8080 --api-key {demo.get('live_key')}",
-        "  Ctrl-C stops web, worker and beat.",
-        rule,
-    ])
+    return "\n".join(
+        [
+            rule,
+            f"TrueStack is running on port {port} (DATA_DIR={env['DATA_DIR']})",
+            "",
+            f"  Admin:      {base}/admin/",
+            f"  Login:      {demo.get('username')} / {demo.get('password')}",
+            f"  API docs:   {base}/api/docs/",
+            f"  Client:     {demo.get('client_code')} (balance: {demo.get('balance')} credits)",
+            f"  Live key:   {demo.get('live_key')}   (billed; here the provider is the built-in sandbox)",
+            f"  Test key:   {demo.get('test_key')}   (never billed; always the built-in sandbox)",
+            "",
+            "  Create a KYC session (then open its onboarding_url in a browser and approve):",
+            f"  curl -s -X POST {base}/api/v1/kyc/sessions \\",
+            f'    -H "Authorization: Bearer {demo.get("live_key")}" \\',
+            '    -H "Content-Type: application/json" \\',
+            f"    -d '{body}'",
+            "",
+            "  Watch the signed webhooks arrive (another terminal):",
+            f"  .venv/bin/python examples/webhook_receiver.py --port 8080 --api-key {demo.get('live_key')}",
+            "  Ctrl-C stops web, worker and beat.",
+            rule,
+        ]
+    )
 
 
 def main() -> int:

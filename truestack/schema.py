@@ -29,9 +29,20 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 # --- the error envelope ----------------------------------------------------------------
 
 ERROR_CODES = (
-    "BAD_REQUEST", "UNAUTHORIZED", "INSUFFICIENT_CREDITS", "NOT_FOUND", "METHOD_NOT_ALLOWED", "NOT_ACCEPTABLE",
-    "IDEMPOTENCY_REQUEST_IN_PROGRESS", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "IDEMPOTENCY_KEY_REUSED",
-    "RATE_LIMITED", "CONCURRENT_SESSION_LIMIT", "SERVER_ERROR", "GATEWAY_ERROR",
+    "BAD_REQUEST",
+    "UNAUTHORIZED",
+    "INSUFFICIENT_CREDITS",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "NOT_ACCEPTABLE",
+    "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "IDEMPOTENCY_KEY_REUSED",
+    "RATE_LIMITED",
+    "CONCURRENT_SESSION_LIMIT",
+    "SERVER_ERROR",
+    "GATEWAY_ERROR",
 )
 
 
@@ -99,8 +110,9 @@ def rate_limit_headers(*statuses: int) -> list[OpenApiParameter]:
     codes = [str(status) for status in statuses]
 
     def header(name: str, description: str, on) -> OpenApiParameter:
-        return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.HEADER, response=on, required=True,
-                                description=description)
+        return OpenApiParameter(
+            name, OpenApiTypes.INT, OpenApiParameter.HEADER, response=on, required=True, description=description
+        )
 
     return [
         header("X-RateLimit-Limit", "Requests allowed per minute for this client.", codes),
@@ -131,8 +143,9 @@ class WebhookEventDataSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
     ref_id = serializers.CharField()
     status = serializers.ChoiceField(choices=["completed", "expired"])
-    result = serializers.ChoiceField(choices=["approved", "rejected"], allow_null=True,
-                                     help_text="`null` for `kyc.session.expired`.")
+    result = serializers.ChoiceField(
+        choices=["approved", "rejected"], allow_null=True, help_text="`null` for `kyc.session.expired`."
+    )
     document_name = serializers.CharField()
     document_number = serializers.CharField(help_text="As you sent it.")
     ocr_data = WebhookOcrDataSerializer(allow_null=True, help_text="`null` for `kyc.session.expired`.")

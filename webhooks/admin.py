@@ -22,14 +22,17 @@ def _pretty_body(body) -> str:
 
 
 def _delivery_links(deliveries) -> str:
-    return format_html_join(
-        "",
-        '<div><a href="{}">{}</a> — {} attempt(s)</div>',
-        (
-            (reverse("admin:webhooks_delivery_change", args=[d.pk]), d.get_state_display(), d.attempt_count)
-            for d in deliveries
-        ),
-    ) or "—"
+    return (
+        format_html_join(
+            "",
+            '<div><a href="{}">{}</a> — {} attempt(s)</div>',
+            (
+                (reverse("admin:webhooks_delivery_change", args=[d.pk]), d.get_state_display(), d.attempt_count)
+                for d in deliveries
+            ),
+        )
+        or "—"
+    )
 
 
 class ReadOnlyMixin:
@@ -119,17 +122,43 @@ class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "client", "event_kind", "session_link", "state", "attempt_count", "next_attempt_at",
-                    "last_attempt_at", "delivered_at", "last_error")
+    list_display = (
+        "id",
+        "client",
+        "event_kind",
+        "session_link",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "last_attempt_at",
+        "delivered_at",
+        "last_error",
+    )
     list_filter = (("event__client", admin.RelatedOnlyFieldListFilter), "event__kind", "state")
     search_fields = ("=id", "=event__id", "=event__session__id", "url")
     list_select_related = ("event", "event__client")
     date_hierarchy = "created_at"
     actions = ["resend_now"]
     inlines = [AttemptInline]
-    fields = ("id", "event_link", "client", "event_kind", "session_link", "url", "state", "attempt_count",
-              "next_attempt_at", "locked_until", "enqueued_at", "last_attempt_at", "delivered_at", "last_error",
-              "created_at", "updated_at", "pretty_body")
+    fields = (
+        "id",
+        "event_link",
+        "client",
+        "event_kind",
+        "session_link",
+        "url",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "locked_until",
+        "enqueued_at",
+        "last_attempt_at",
+        "delivered_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "pretty_body",
+    )
     readonly_fields = fields
 
     @admin.display(description="Client", ordering="event__client__code")
@@ -142,13 +171,17 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Event")
     def event_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:webhooks_event_change", args=[obj.event_id]),
-                           obj.event_id)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:webhooks_event_change", args=[obj.event_id]), obj.event_id
+        )
 
     @admin.display(description="Session")
     def session_link(self, obj):
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:kyc_kycsession_change", args=[obj.event.session_id]), obj.event.session_id)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:kyc_kycsession_change", args=[obj.event.session_id]),
+            obj.event.session_id,
+        )
 
     @admin.display(description="Body")
     def pretty_body(self, obj):
@@ -161,8 +194,9 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
             for delivery in queryset.select_for_update():
                 delivery_resend(delivery=delivery)
                 count += 1
-        self.message_user(request, f"{count} deliver{'y' if count == 1 else 'ies'} queued for immediate resend.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"{count} deliver{'y' if count == 1 else 'ies'} queued for immediate resend.", messages.SUCCESS
+        )
 
     def save_model(self, request, obj, form, change):
         # Every field is read-only; saving the loaded row would only race the workers.

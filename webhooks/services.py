@@ -43,6 +43,7 @@ ERROR_MAX = 255
 
 # --- payload ----------------------------------------------------------------------
 
+
 def _blank_to_none(value):
     return value if value not in ("", None) else None
 
@@ -100,6 +101,7 @@ def serialize_payload(payload: dict) -> bytes:
 
 # --- scheduling ---------------------------------------------------------------------
 
+
 def backoff_seconds(*, attempt: int, jitter: bool = True, rng: random.Random | None = None) -> float:
     """Wait after failed attempt number `attempt` (1-based) before the next one."""
     base = float(settings.WEBHOOK_BACKOFF_BASE_SECONDS)
@@ -132,6 +134,7 @@ def _enqueue(delivery_id) -> None:
 
 
 # --- writes ---------------------------------------------------------------------------
+
 
 def event_record(*, session, kind: str) -> Event | None:
     """Record `kind` for `session` once and queue its delivery after commit.
@@ -271,8 +274,13 @@ def delivery_attempt(*, delivery_id) -> str:
     updated = Delivery.objects.filter(pk=delivery.pk, locked_until=lease_until).update(
         state=state, next_attempt_at=next_at, locked_until=None, last_error=error, updated_at=finished
     )
-    logger.info("webhook delivery %s attempt %s failed (%s) -> %s", delivery.pk, attempt.number, error,
-                state if updated else "superseded")
+    logger.info(
+        "webhook delivery %s attempt %s failed (%s) -> %s",
+        delivery.pk,
+        attempt.number,
+        error,
+        state if updated else "superseded",
+    )
     return state if updated else "superseded"
 
 

@@ -9,8 +9,9 @@ from . import services
 # Its own queue, so slow receivers never hold up other work (see docs/webhooks.md).
 # acks_late + reject_on_worker_lost come from settings; repeated here because
 # at-least-once delivery depends on them.
-@shared_task(name="webhooks.tasks.deliver", queue="webhooks", acks_late=True, reject_on_worker_lost=True,
-             ignore_result=True)
+@shared_task(
+    name="webhooks.tasks.deliver", queue="webhooks", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def deliver(delivery_id: str) -> str:
     return services.delivery_attempt(delivery_id=delivery_id)
 

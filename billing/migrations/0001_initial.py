@@ -6,72 +6,156 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clients', '0001_initial'),
-        ('kyc', '0001_initial'),
+        ("clients", "0001_initial"),
+        ("kyc", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CreditAccount',
+            name="CreditAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', models.BigIntegerField(default=0)),
-                ('held', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='credit_account', to='clients.client')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("balance", models.BigIntegerField(default=0)),
+                ("held", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="credit_account", to="clients.client"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Hold',
+            name="Hold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('captured', 'Captured'), ('released', 'Released')], db_index=True, default='open', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('settled_at', models.DateTimeField(blank=True, null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='holds', to='clients.client')),
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='hold', to='kyc.kycsession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("captured", "Captured"), ("released", "Released")],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("settled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="holds", to="clients.client"
+                    ),
+                ),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="hold", to="kyc.kycsession"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PricingTier',
+            name="PricingTier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('min_volume', models.PositiveIntegerField(help_text='First monthly ordinal this tier prices (1-based).')),
-                ('max_volume', models.PositiveIntegerField(blank=True, help_text='Last ordinal; empty means no upper bound.', null=True)),
-                ('credits_per_session', models.PositiveIntegerField()),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pricing_tiers', to='clients.client')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "min_volume",
+                    models.PositiveIntegerField(help_text="First monthly ordinal this tier prices (1-based)."),
+                ),
+                (
+                    "max_volume",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Last ordinal; empty means no upper bound.", null=True
+                    ),
+                ),
+                ("credits_per_session", models.PositiveIntegerField()),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pricing_tiers", to="clients.client"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['client', 'min_volume'],
+                "ordering": ["client", "min_volume"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('topup', 'Top-up'), ('included', 'Included (promotional)'), ('usage', 'Usage'), ('refund', 'Refund'), ('adjustment', 'Adjustment')], max_length=16)),
-                ('amount', models.BigIntegerField(help_text='Credits; positive adds to the balance, negative takes from it.')),
-                ('balance_after', models.BigIntegerField()),
-                ('tier_name', models.CharField(blank=True, max_length=100)),
-                ('month_ordinal', models.PositiveIntegerField(blank=True, help_text="For usage: the session's ordinal in its billing month.", null=True)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='clients.client')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='kyc.kycsession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("topup", "Top-up"),
+                            ("included", "Included (promotional)"),
+                            ("usage", "Usage"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "amount",
+                    models.BigIntegerField(help_text="Credits; positive adds to the balance, negative takes from it."),
+                ),
+                ("balance_after", models.BigIntegerField()),
+                ("tier_name", models.CharField(blank=True, max_length=100)),
+                (
+                    "month_ordinal",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="For usage: the session's ordinal in its billing month.", null=True
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="ledger_entries", to="clients.client"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="kyc.kycsession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['client', 'kind', 'created_at'], name='billing_led_client__490de1_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'usage')), fields=('session',), name='one_usage_entry_per_session')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["client", "kind", "created_at"], name="billing_led_client__490de1_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "usage")), fields=("session",), name="one_usage_entry_per_session"
+                    )
+                ],
             },
         ),
     ]

@@ -7,52 +7,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('code', models.CharField(help_text='Short code used in provider reference ids.', max_length=16, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]{2,16}$', '2 to 16 letters, digits or underscores.')])),
-                ('name', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended')], db_index=True, default='active', max_length=16)),
-                ('allow_overdraft', models.BooleanField(default=False, help_text='May create sessions without enough credits.')),
-                ('contact_email', models.EmailField(blank=True, max_length=254)),
-                ('notes', models.TextField(blank=True)),
-                ('rate_limit_per_minute', models.PositiveIntegerField(blank=True, help_text='API requests per minute; empty uses the default (60).', null=True)),
-                ('max_open_sessions', models.PositiveIntegerField(blank=True, help_text='Open (pending/processing) sessions allowed at once; empty uses the default (100).', null=True)),
-                ('webhook_secret_encrypted', models.TextField(blank=True, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Short code used in provider reference ids.",
+                        max_length=16,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]{2,16}$", "2 to 16 letters, digits or underscores."
+                            )
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("suspended", "Suspended")],
+                        db_index=True,
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "allow_overdraft",
+                    models.BooleanField(default=False, help_text="May create sessions without enough credits."),
+                ),
+                ("contact_email", models.EmailField(blank=True, max_length=254)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "rate_limit_per_minute",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="API requests per minute; empty uses the default (60).", null=True
+                    ),
+                ),
+                (
+                    "max_open_sessions",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Open (pending/processing) sessions allowed at once; empty uses the default (100).",
+                        null=True,
+                    ),
+                ),
+                ("webhook_secret_encrypted", models.TextField(blank=True, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('environment', models.CharField(choices=[('live', 'Live'), ('test', 'Test')], default='live', max_length=8)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('key_encrypted', models.TextField(editable=False)),
-                ('prefix', models.CharField(editable=False, help_text='Shown for recognition, e.g. ts_live_AbCd', max_length=16)),
-                ('last_four', models.CharField(editable=False, max_length=4)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('revoked', 'Revoked')], default='active', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='api_keys', to='clients.client')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "environment",
+                    models.CharField(choices=[("live", "Live"), ("test", "Test")], default="live", max_length=8),
+                ),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("key_encrypted", models.TextField(editable=False)),
+                (
+                    "prefix",
+                    models.CharField(
+                        editable=False, help_text="Shown for recognition, e.g. ts_live_AbCd", max_length=16
+                    ),
+                ),
+                ("last_four", models.CharField(editable=False, max_length=4)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("revoked", "Revoked")], default="active", max_length=16
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="api_keys", to="clients.client"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['-created_at'],
+                "verbose_name": "API key",
+                "ordering": ["-created_at"],
             },
         ),
     ]

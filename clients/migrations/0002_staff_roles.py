@@ -16,7 +16,10 @@ ROLES = {
         "billing": ["creditaccount", "ledgerentry", "pricingtier", "hold"],
     },
 }
-VIEW_ONLY = {"ops": {"billing": ["creditaccount", "ledgerentry"]}, "finance": {"clients": ["client"], "kyc": ["kycsession"]}}
+VIEW_ONLY = {
+    "ops": {"billing": ["creditaccount", "ledgerentry"]},
+    "finance": {"clients": ["client"], "kyc": ["kycsession"]},
+}
 
 
 def create_roles(apps, schema_editor):

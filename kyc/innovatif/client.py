@@ -260,7 +260,9 @@ class InnovatifClient:
 
     def _exchange(self, url: str, payload: dict) -> dict:
         try:
-            response = self.http.post(url, json=seal(payload, self.credentials), timeout=self.timeout, allow_redirects=False)
+            response = self.http.post(
+                url, json=seal(payload, self.credentials), timeout=self.timeout, allow_redirects=False
+            )
         except requests.Timeout:
             raise InnovatifUnavailable("timeout", "Provider did not answer in time") from None
         except requests.RequestException as exc:
@@ -313,4 +315,3 @@ def client_for(*, is_test: bool) -> InnovatifClient:
         connect_timeout=settings.INNOVATIF_CONNECT_TIMEOUT,
         read_timeout=settings.INNOVATIF_READ_TIMEOUT,
     )
-

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kyc', '0002_session_image_permission'),
+        ("kyc", "0002_session_image_permission"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='providercallback',
-            name='body',
-            field=models.TextField(blank=True, help_text='The raw body as received (encrypted by the provider); emptied once applied, truncated when refused.'),
+            model_name="providercallback",
+            name="body",
+            field=models.TextField(
+                blank=True,
+                help_text="The raw body as received (encrypted by the provider); emptied once applied, truncated when refused.",
+            ),
         ),
     ]

@@ -19,18 +19,26 @@ def count_open_sessions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0002_staff_roles'),
-        ('kyc', '0003_callback_body_retention'),
+        ("clients", "0002_staff_roles"),
+        ("kyc", "0003_callback_body_retention"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OpenSessionTally',
+            name="OpenSessionTally",
             fields=[
-                ('client', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='open_session_tally', serialize=False, to='clients.client')),
-                ('open_count', models.IntegerField(default=0)),
+                (
+                    "client",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="open_session_tally",
+                        serialize=False,
+                        to="clients.client",
+                    ),
+                ),
+                ("open_count", models.IntegerField(default=0)),
             ],
         ),
         migrations.RunPython(count_open_sessions, migrations.RunPython.noop),

@@ -5,44 +5,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SandboxTransaction',
+            name="SandboxTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('onboarding_id', models.CharField(default=sandbox.models.new_onboarding_id, editable=False, max_length=64, unique=True)),
-                ('provider_ref_id', models.CharField(max_length=300, unique=True)),
-                ('ref_id', models.CharField(max_length=64)),
-                ('document_name', models.CharField(max_length=100)),
-                ('document_number', models.CharField(max_length=32)),
-                ('document_type', models.CharField(default='1', max_length=4)),
-                ('platform', models.CharField(max_length=16)),
-                ('response_url', models.CharField(max_length=2000)),
-                ('backend_url', models.CharField(blank=True, max_length=2000)),
-                ('callback_mode', models.CharField(default='2', max_length=1)),
-                ('response_mode', models.CharField(default='1', max_length=1)),
-                ('status', models.PositiveSmallIntegerField(choices=[(0, 'URL not opened'), (1, 'Processing'), (2, 'Completed'), (3, 'Expired')], default=0)),
-                ('result', models.CharField(blank=True, choices=[('0', 'Rejected'), ('1', 'Approved'), ('2', 'Not available')], max_length=1, null=True)),
-                ('reject_message', models.CharField(blank=True, max_length=255, null=True)),
-                ('front_image', models.BinaryField(blank=True, null=True)),
-                ('back_image', models.BinaryField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expired_at', models.DateTimeField()),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('callback_count', models.PositiveIntegerField(default=0)),
-                ('callback_last_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('callback_last_error', models.CharField(blank=True, max_length=255)),
-                ('callback_last_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "onboarding_id",
+                    models.CharField(
+                        default=sandbox.models.new_onboarding_id, editable=False, max_length=64, unique=True
+                    ),
+                ),
+                ("provider_ref_id", models.CharField(max_length=300, unique=True)),
+                ("ref_id", models.CharField(max_length=64)),
+                ("document_name", models.CharField(max_length=100)),
+                ("document_number", models.CharField(max_length=32)),
+                ("document_type", models.CharField(default="1", max_length=4)),
+                ("platform", models.CharField(max_length=16)),
+                ("response_url", models.CharField(max_length=2000)),
+                ("backend_url", models.CharField(blank=True, max_length=2000)),
+                ("callback_mode", models.CharField(default="2", max_length=1)),
+                ("response_mode", models.CharField(default="1", max_length=1)),
+                (
+                    "status",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "URL not opened"), (1, "Processing"), (2, "Completed"), (3, "Expired")], default=0
+                    ),
+                ),
+                (
+                    "result",
+                    models.CharField(
+                        blank=True,
+                        choices=[("0", "Rejected"), ("1", "Approved"), ("2", "Not available")],
+                        max_length=1,
+                        null=True,
+                    ),
+                ),
+                ("reject_message", models.CharField(blank=True, max_length=255, null=True)),
+                ("front_image", models.BinaryField(blank=True, null=True)),
+                ("back_image", models.BinaryField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expired_at", models.DateTimeField()),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("callback_count", models.PositiveIntegerField(default=0)),
+                ("callback_last_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("callback_last_error", models.CharField(blank=True, max_length=255)),
+                ("callback_last_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -6,8 +6,11 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-VALID = {"document_name": "Ahmad bin Abdullah", "document_number": "901234-56-7890",
-         "webhook_url": "https://yourapp.example/webhooks/kyc"}
+VALID = {
+    "document_name": "Ahmad bin Abdullah",
+    "document_number": "901234-56-7890",
+    "webhook_url": "https://yourapp.example/webhooks/kyc",
+}
 
 
 def _post_raw(api, text: str):
@@ -30,13 +33,17 @@ def _bad_request(response, message: str):
     ],
 )
 def test_nul_characters_are_400(api, change):
-    _bad_request(_post_raw(api, json.dumps({**VALID, **change})),
-                 "Request body must not contain NUL characters or invalid Unicode")
+    _bad_request(
+        _post_raw(api, json.dumps({**VALID, **change})),
+        "Request body must not contain NUL characters or invalid Unicode",
+    )
 
 
 def test_lone_surrogate_is_400(api):
-    _bad_request(_post_raw(api, json.dumps({**VALID, "document_name": "\ud800"})),
-                 "Request body must not contain NUL characters or invalid Unicode")
+    _bad_request(
+        _post_raw(api, json.dumps({**VALID, "document_name": "\ud800"})),
+        "Request body must not contain NUL characters or invalid Unicode",
+    )
 
 
 def test_number_too_large_for_json_storage_is_400(api):
@@ -75,8 +82,10 @@ def test_listing_offsets_beyond_the_database_range_are_normalised(api):
 
 
 def test_nul_in_metadata_value_is_400(api):
-    _bad_request(api.get("/api/v1/kyc/sessions?metadata_key=user_id&metadata_value=a%00b"),
-                 "metadata_value must not contain NUL characters")
+    _bad_request(
+        api.get("/api/v1/kyc/sessions?metadata_key=user_id&metadata_value=a%00b"),
+        "metadata_value must not contain NUL characters",
+    )
 
 
 def test_deeply_nested_json_is_400(api):

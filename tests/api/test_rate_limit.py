@@ -40,8 +40,11 @@ def _client_for(raw_key: str) -> APIClient:
 
 
 def _headers(response) -> tuple[int, int, int]:
-    return (int(response["X-RateLimit-Limit"]), int(response["X-RateLimit-Remaining"]),
-            int(response["X-RateLimit-Reset"]))
+    return (
+        int(response["X-RateLimit-Limit"]),
+        int(response["X-RateLimit-Remaining"]),
+        int(response["X-RateLimit-Reset"]),
+    )
 
 
 @pytest.mark.django_db
@@ -189,9 +192,24 @@ def _database_url() -> str:
 
 def _start_server(port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "truestack.wsgi", "-b", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "2", "--log-level", "warning"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "truestack.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -233,8 +251,14 @@ def test_limit_holds_across_two_processes_sharing_redis(make_client, make_api_ke
             for number in range(150):
                 port = ports[number % 2]
                 response = http.get(f"http://127.0.0.1:{port}/api/v1/kyc/sessions/{uuid.uuid4()}", timeout=10)
-                answers.append((port, response.status_code, int(response.headers["X-RateLimit-Remaining"]),
-                                int(response.headers["X-RateLimit-Reset"])))
+                answers.append(
+                    (
+                        port,
+                        response.status_code,
+                        int(response.headers["X-RateLimit-Remaining"]),
+                        int(response.headers["X-RateLimit-Reset"]),
+                    )
+                )
                 if response.status_code == 429:
                     assert int(response.headers["Retry-After"]) >= 1
                     assert response.json()["error"] == "RATE_LIMITED"

@@ -33,8 +33,9 @@ def test_committed_schema_is_up_to_date(tmp_path):
 
 
 def test_every_client_operation_and_status_is_documented(schema):
-    documented = {(path, method): set(op["responses"]) for path, item in schema["paths"].items()
-                  for method, op in item.items()}
+    documented = {
+        (path, method): set(op["responses"]) for path, item in schema["paths"].items() for method, op in item.items()
+    }
     assert documented == OPERATIONS
 
 
@@ -55,7 +56,8 @@ def test_errors_use_the_envelope_and_429_has_retry_after(schema):
         assert "Retry-After" in responses["429"]["headers"]
         for status in statuses - {"401", "413"}:
             assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
-                responses[status]["headers"]), (path, method, status)
+                responses[status]["headers"]
+            ), (path, method, status)
 
 
 def test_create_documents_idempotency_and_contract_examples(schema):
@@ -65,15 +67,22 @@ def test_create_documents_idempotency_and_contract_examples(schema):
     body = create["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["$ref"].split("/")[-1:]) == {"SessionCreateRequest"}
     assert body["examples"]["MyKadSession"]["value"]["document_number"] == "901234-56-7890"
-    messages = {e["value"]["message"] for e in create["responses"]["400"]["content"]["application/json"]["examples"]
-                .values()}
-    assert {"document_name and document_number are required", "webhook_url is required",
-            "webhook_url must be a valid HTTP/HTTPS URL"} <= messages
+    messages = {
+        e["value"]["message"] for e in create["responses"]["400"]["content"]["application/json"]["examples"].values()
+    }
+    assert {
+        "document_name and document_number are required",
+        "webhook_url is required",
+        "webhook_url must be a valid HTTP/HTTPS URL",
+    } <= messages
 
 
 def test_bearer_security_and_webhook_component(schema):
     assert schema["components"]["securitySchemes"]["ApiKeyAuth"] == {
-        **schema["components"]["securitySchemes"]["ApiKeyAuth"], "type": "http", "scheme": "bearer"}
+        **schema["components"]["securitySchemes"]["ApiKeyAuth"],
+        "type": "http",
+        "scheme": "bearer",
+    }
     event = schema["components"]["schemas"]["WebhookEvent"]
     assert set(event["required"]) == {"id", "event", "timestamp", "data"}
     assert event["properties"]["event"]["enum"] == ["kyc.session.completed", "kyc.session.expired"]

@@ -78,8 +78,9 @@ def test_session_lifecycle_answers_match_the_schema(http):
 def test_errors_match_the_schema(http, acme):
     _conforms(DETAIL, "GET", http.get(f"{http.base}{SESSIONS}/not-a-uuid", timeout=30))
     _conforms(SESSIONS, "POST", http.post(http.base + SESSIONS, json={}, timeout=30))
-    _conforms(SESSIONS, "POST", http.post(http.base + SESSIONS, data="x", timeout=30,
-                                          headers={"Content-Type": "text/plain"}))
+    _conforms(
+        SESSIONS, "POST", http.post(http.base + SESSIONS, data="x", timeout=30, headers={"Content-Type": "text/plain"})
+    )
     acme.max_open_sessions = 0
     acme.save(update_fields=["max_open_sessions"])
     limited = http.post(http.base + SESSIONS, json=BODY, timeout=30)

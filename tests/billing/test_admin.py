@@ -141,8 +141,12 @@ def test_pricing_tier_inline_checks_permissions_and_overlaps(staff, make_client,
     prefix = formset_class.get_default_prefix()
 
     def data(rows):
-        out = {f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": 1,
-               f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000}
+        out = {
+            f"{prefix}-TOTAL_FORMS": len(rows),
+            f"{prefix}-INITIAL_FORMS": 1,
+            f"{prefix}-MIN_NUM_FORMS": 0,
+            f"{prefix}-MAX_NUM_FORMS": 1000,
+        }
         for i, row in enumerate(rows):
             for key, value in row.items():
                 out[f"{prefix}-{i}-{key}"] = value

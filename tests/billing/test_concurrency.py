@@ -137,8 +137,12 @@ def test_ten_concurrent_session_creations_with_credit_for_one(funded, make_sessi
         def _run():
             with transaction.atomic():
                 session = KycSession.objects.create(
-                    client=client, api_key=api_key, ref_id=f"CONC{n:04d}", document_name="A",
-                    document_number="900101015555", webhook_url="https://example.com/h",
+                    client=client,
+                    api_key=api_key,
+                    ref_id=f"CONC{n:04d}",
+                    document_name="A",
+                    document_number="900101015555",
+                    webhook_url="https://example.com/h",
                     expires_at=template.expires_at,
                 )
                 return services.hold_place(session=session)

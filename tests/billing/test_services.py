@@ -84,7 +84,9 @@ def test_ordinal_restarts_at_the_kuala_lumpur_month(monkeypatch, funded, make_se
     monkeypatch.setattr(timezone, "now", lambda: clock["now"])
     january = [services.session_charge(session=make_session(client)) for _ in range(3)]
     assert [(e.month_ordinal, -e.amount, e.tier_name) for e in january] == [
-        (1, 50, "First two"), (2, 50, "First two"), (3, 30, "Bulk"),
+        (1, 50, "First two"),
+        (2, 50, "First two"),
+        (3, 30, "Bulk"),
     ]
     clock["now"] = datetime(2026, 2, 1, 0, 10, tzinfo=KL)
     february = services.session_charge(session=make_session(client))
@@ -333,7 +335,9 @@ def test_ledger_for_client_has_running_balance(funded, make_session):
     services.credit_add(client=client, credits=20, kind="refund")
     rows = list(selectors.ledger_for_client(client=client))
     assert [(r.kind, r.amount, r.balance_after) for r in rows] == [
-        ("refund", 20, 270), ("usage", -50, 250), ("topup", 300, 300),
+        ("refund", 20, 270),
+        ("usage", -50, 250),
+        ("topup", 300, 300),
     ]
 
 

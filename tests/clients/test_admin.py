@@ -176,8 +176,14 @@ def test_rotate_webhook_secret_shows_new_secret_once(admin_client, acme):
 def test_adding_a_client_in_admin_goes_through_the_service(admin_client):
     response = admin_client.post(
         reverse("admin:clients_client_add"),
-        {"code": "NEWCO", "name": "New Co", "contact_email": "ops@newco.example", "notes": "",
-         "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"},
+        {
+            "code": "NEWCO",
+            "name": "New Co",
+            "contact_email": "ops@newco.example",
+            "notes": "",
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     client = Client.objects.get(code="NEWCO")

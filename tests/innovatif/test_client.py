@@ -20,6 +20,7 @@ from kyc.innovatif.crypto import open_envelope, seal, sign
 from sandbox.models import SandboxTransaction
 from tests.innovatif.helpers import canned_session, sandbox_credentials
 
+
 def create(client, ref_id="ACME_m1x2y3z4_0a1b2c3d", **overrides):
     kwargs = dict(
         ref_id=ref_id,
@@ -49,7 +50,12 @@ def sandbox_client(settings, credentials=None, base_url=None):
 
 def test_credentials_repr_hides_secrets():
     credentials = Credentials(api_key="K" * 32, md5_key="M" * 32, package_name="pkg.name", ciphertext="C" * 16)
-    for text in (repr(credentials), str(credentials), f"{credentials}", repr(InnovatifClient("http://x", credentials, connect_timeout=1, read_timeout=1))):
+    for text in (
+        repr(credentials),
+        str(credentials),
+        f"{credentials}",
+        repr(InnovatifClient("http://x", credentials, connect_timeout=1, read_timeout=1)),
+    ):
         assert "K" * 8 not in text and "M" * 8 not in text and "C" * 8 not in text
         assert "pkg.name" in text
 
@@ -98,7 +104,9 @@ def test_create_and_get_status_round_trip(sandbox_env):
     created = create(client)
     assert isinstance(created, CreateTransactionResult)
     assert created.ref_id == "truestack_gateway_sandboxACME_m1x2y3z4_0a1b2c3d"
-    assert created.onboarding_url == f"{sandbox_env.PUBLIC_BASE_URL}/sandbox/innovatif/onboarding/{created.onboarding_id}"
+    assert (
+        created.onboarding_url == f"{sandbox_env.PUBLIC_BASE_URL}/sandbox/innovatif/onboarding/{created.onboarding_id}"
+    )
     assert len(created.expired_at) == 19
     txn = SandboxTransaction.objects.get(onboarding_id=created.onboarding_id)
     assert txn.ref_id == "ACME_m1x2y3z4_0a1b2c3d"
@@ -119,10 +127,42 @@ def test_create_and_get_status_round_trip(sandbox_env):
 @pytest.mark.parametrize(
     ("credentials", "code"),
     [
-        (Credentials("WRONGapikey0123456789abcdefXYZ00", "SANDBOXmd5key0123456789abcdefXYZ", "truestack.gateway.sandbox", "MTIzNDU2Nzg5MDEy"), "101"),
-        (Credentials("SANDBOXapikey0123456789abcdefXYZ", "SANDBOXmd5key0123456789abcdefXYZ", "other.package", "MTIzNDU2Nzg5MDEy"), "102"),
-        (Credentials("SANDBOXapikey0123456789abcdefXYZ", "WRONGmd5key0123456789abcdefXYZ00", "truestack.gateway.sandbox", "MTIzNDU2Nzg5MDEy"), "104"),
-        (Credentials("SANDBOXapikey0123456789abcdefXYZ", "SANDBOXmd5key0123456789abcdefXYZ", "truestack.gateway.sandbox", "ABCDEFGHIJKLMNOP"), "400"),
+        (
+            Credentials(
+                "WRONGapikey0123456789abcdefXYZ00",
+                "SANDBOXmd5key0123456789abcdefXYZ",
+                "truestack.gateway.sandbox",
+                "MTIzNDU2Nzg5MDEy",
+            ),
+            "101",
+        ),
+        (
+            Credentials(
+                "SANDBOXapikey0123456789abcdefXYZ",
+                "SANDBOXmd5key0123456789abcdefXYZ",
+                "other.package",
+                "MTIzNDU2Nzg5MDEy",
+            ),
+            "102",
+        ),
+        (
+            Credentials(
+                "SANDBOXapikey0123456789abcdefXYZ",
+                "WRONGmd5key0123456789abcdefXYZ00",
+                "truestack.gateway.sandbox",
+                "MTIzNDU2Nzg5MDEy",
+            ),
+            "104",
+        ),
+        (
+            Credentials(
+                "SANDBOXapikey0123456789abcdefXYZ",
+                "SANDBOXmd5key0123456789abcdefXYZ",
+                "truestack.gateway.sandbox",
+                "ABCDEFGHIJKLMNOP",
+            ),
+            "400",
+        ),
     ],
 )
 def test_sandbox_refusals_map_to_request_errors(sandbox_env, credentials, code):
@@ -177,7 +217,13 @@ def test_latency_knob_delays_but_succeeds(sandbox_env):
 
 def test_read_timeout_is_unavailable(sandbox_env):
     sandbox_env.SANDBOX_LATENCY_MS = 400
-    client = InnovatifClient(sandbox_env.SANDBOX_BASE_URL, sandbox_credentials(), connect_timeout=1, read_timeout=0.1, http=requests.Session())
+    client = InnovatifClient(
+        sandbox_env.SANDBOX_BASE_URL,
+        sandbox_credentials(),
+        connect_timeout=1,
+        read_timeout=0.1,
+        http=requests.Session(),
+    )
     with pytest.raises(InnovatifUnavailable) as info:
         create(client)
     assert info.value.code == "timeout"
@@ -189,7 +235,13 @@ def test_closed_port_is_unavailable():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = InnovatifClient(f"http://127.0.0.1:{port}/v1/gateway", sandbox_credentials(), connect_timeout=1, read_timeout=1, http=requests.Session())
+    client = InnovatifClient(
+        f"http://127.0.0.1:{port}/v1/gateway",
+        sandbox_credentials(),
+        connect_timeout=1,
+        read_timeout=1,
+        http=requests.Session(),
+    )
     with pytest.raises(InnovatifUnavailable) as info:
         create(client)
     assert info.value.code == "connection"
@@ -200,12 +252,25 @@ def test_closed_port_is_unavailable():
 
 def canned_client(*answers):
     session, adapter = canned_session(*answers)
-    return InnovatifClient("https://provider.example/v1/gateway", sandbox_credentials(), connect_timeout=1, read_timeout=1, http=session), adapter
+    return InnovatifClient(
+        "https://provider.example/v1/gateway", sandbox_credentials(), connect_timeout=1, read_timeout=1, http=session
+    ), adapter
 
 
 def test_request_is_a_signed_envelope():
     credentials = sandbox_credentials()
-    answer = {"success": True, "data": seal({"onboarding_id": "OB1", "onboarding_url": "https://u", "expired_at": "2026-01-28 15:00:00", "ref_id": "pfxR1"}, credentials)["data"]}
+    answer = {
+        "success": True,
+        "data": seal(
+            {
+                "onboarding_id": "OB1",
+                "onboarding_url": "https://u",
+                "expired_at": "2026-01-28 15:00:00",
+                "ref_id": "pfxR1",
+            },
+            credentials,
+        )["data"],
+    }
     client, adapter = canned_client((200, answer))
     result = create(client, ref_id="R1")
     assert result == CreateTransactionResult("OB1", "https://u", "2026-01-28 15:00:00", "pfxR1")
@@ -227,7 +292,11 @@ def test_request_is_a_signed_envelope():
         ((200, {"success": False, "data": {"message": "Invalid API Key"}}), InnovatifRequestError, "101"),
         ((200, {"success": False, "data": {"message": "Something odd"}}), InnovatifRequestError, "unknown"),
         ((200, {"success": False, "data": {"message": "x", "error_code": "102"}}), InnovatifRequestError, "102"),
-        ((200, {"message": "Failed", "error_code": "103", "description": "Invalid Ref ID"}), InnovatifRequestError, "103"),
+        (
+            (200, {"message": "Failed", "error_code": "103", "description": "Invalid Ref ID"}),
+            InnovatifRequestError,
+            "103",
+        ),
         ((200, {"message": "Failed", "error_code": 104}), InnovatifRequestError, "104"),
         ((200, {"message": "Failed", "error_code": "105"}), InnovatifUnavailable, "105"),
         ((200, {"message": "Failed", "error_code": "401"}), InnovatifRequestError, "401"),
@@ -256,7 +325,12 @@ def test_answer_shapes(answer, error, code):
 
 def test_encrypted_error_answer_is_mapped():
     credentials = sandbox_credentials()
-    answer = {"success": True, "data": seal({"message": "Failed", "error_code": "104", "description": "Invalid Security Token"}, credentials)["data"]}
+    answer = {
+        "success": True,
+        "data": seal({"message": "Failed", "error_code": "104", "description": "Invalid Security Token"}, credentials)[
+            "data"
+        ],
+    }
     client, _ = canned_client((200, answer))
     with pytest.raises(InnovatifRequestError) as info:
         client.get_status(ref_id="pfxR1", onboarding_id="OB1", platform="Web")
@@ -286,7 +360,10 @@ def test_every_documented_code_has_a_description():
 
 def test_logs_carry_no_secrets_or_data(caplog):
     credentials = sandbox_credentials()
-    answer = {"success": True, "data": seal({"status": 2, "step1": {"ocr_result": {"full_name": "SECRET NAME"}}}, credentials)["data"]}
+    answer = {
+        "success": True,
+        "data": seal({"status": 2, "step1": {"ocr_result": {"full_name": "SECRET NAME"}}}, credentials)["data"],
+    }
     client, _ = canned_client((200, answer), (200, {"message": "Failed", "error_code": "104"}))
     with caplog.at_level(logging.DEBUG, logger="kyc.innovatif"):
         client.get_status(ref_id="pfxR1", onboarding_id="OB1", platform="Web")
@@ -294,7 +371,13 @@ def test_logs_carry_no_secrets_or_data(caplog):
             client.get_status(ref_id="pfxR1", onboarding_id="OB1", platform="Web")
     text = caplog.text
     assert "pfxR1" in text and "get-status" in text and "104" in text
-    for secret in (credentials.api_key, credentials.md5_key, credentials.ciphertext, "SECRET NAME", answer["data"][:20]):
+    for secret in (
+        credentials.api_key,
+        credentials.md5_key,
+        credentials.ciphertext,
+        "SECRET NAME",
+        answer["data"][:20],
+    ):
         assert secret not in text
 
 

@@ -52,7 +52,15 @@ def test_signature_reproduces_vectors(case):
 
 
 def test_round_trip_of_unicode_and_long_payloads():
-    for text in ["", "a", "x" * 15, "y" * 16, "z" * 17, "Nurul Ain binti Ab. Rahman \u00e9\u4e2d", json.dumps({"k": "v" * 5000})]:
+    for text in [
+        "",
+        "a",
+        "x" * 15,
+        "y" * 16,
+        "z" * 17,
+        "Nurul Ain binti Ab. Rahman \u00e9\u4e2d",
+        json.dumps({"k": "v" * 5000}),
+    ]:
         sealed = crypto.encrypt(text, api_key=CREDS["api_key"], ciphertext=CREDS["ciphertext"])
         assert crypto.decrypt(sealed, api_key=CREDS["api_key"], ciphertext=CREDS["ciphertext"]) == text
 

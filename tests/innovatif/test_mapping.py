@@ -157,8 +157,22 @@ def test_document_valid_definition():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), (False, False), ("true", True), ("FALSE", False), (1, True), (0, False), ("1", True), ("0", False),
-     ("yes", True), (None, None), ("maybe", None), (2, None), ([], None), ({}, None)],
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("FALSE", False),
+        (1, True),
+        (0, False),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+        (None, None),
+        ("maybe", None),
+        (2, None),
+        ([], None),
+        ({}, None),
+    ],
 )
 def test_to_bool(value, expected):
     assert to_bool(value) is expected
@@ -213,8 +227,18 @@ def test_passport_uses_ocr_date_and_not_the_number():
 
 @pytest.mark.parametrize(
     ("percentage", "expected"),
-    [("80.99", Decimal("80.99")), (95, Decimal("95")), ("100", Decimal("100")), ("101", None), ("-1", None),
-     ("NaN", None), ("abc", None), (None, None), (True, None), ("12.5%", Decimal("12.5"))],
+    [
+        ("80.99", Decimal("80.99")),
+        (95, Decimal("95")),
+        ("100", Decimal("100")),
+        ("101", None),
+        ("-1", None),
+        ("NaN", None),
+        ("abc", None),
+        (None, None),
+        (True, None),
+        ("12.5%", Decimal("12.5")),
+    ],
 )
 def test_face_match_score(percentage, expected):
     assert parse_result({"status": 2, "result": 1, "step2": {"percentage": percentage}}).face_match_score == expected

@@ -31,8 +31,13 @@ def callback_payload(session, *, status=2, result=1, ref_id=None, onboarding_id=
         "ref_id": ref_id,
         "onboarding_id": onboarding_id or session.onboarding_id,
         "request_time": request_time,
-        "signature": crypto.sign(api_key=creds.api_key, md5_key=creds.md5_key, package_name=creds.package_name,
-                                 ref_id=ref_id, request_time=request_time),
+        "signature": crypto.sign(
+            api_key=creds.api_key,
+            md5_key=creds.md5_key,
+            package_name=creds.package_name,
+            ref_id=ref_id,
+            request_time=request_time,
+        ),
         "status": status,
         "result": result,
         "reject_message": None,
@@ -44,8 +49,9 @@ def callback_payload(session, *, status=2, result=1, ref_id=None, onboarding_id=
 
 
 def send(live_server, body: bytes | str):
-    return requests.post(f"{live_server.url}{CALLBACK_PATH}", data=body, timeout=30,
-                         headers={"Content-Type": "application/json"})
+    return requests.post(
+        f"{live_server.url}{CALLBACK_PATH}", data=body, timeout=30, headers={"Content-Type": "application/json"}
+    )
 
 
 def sealed(payload) -> str:
@@ -205,8 +211,11 @@ def test_callback_racing_refresh_and_poll(api, session, provider, settings):
         if i % 3 == 0:
             return send(provider, body).status_code
         if i % 3 == 1:
-            return requests.post(f"{provider.url}/api/v1/kyc/sessions/{session.id}",
-                                 headers={"Authorization": f"Bearer {api.raw_key}"}, timeout=30).status_code
+            return requests.post(
+                f"{provider.url}/api/v1/kyc/sessions/{session.id}",
+                headers={"Authorization": f"Bearer {api.raw_key}"},
+                timeout=30,
+            ).status_code
         from django.db import connection
 
         try:

@@ -64,8 +64,12 @@ class TestCreateSuccess:
         from sandbox.models import SandboxTransaction
 
         first = create_session(api, valid_body)
-        assert SandboxTransaction.objects.get(onboarding_id=KycSession.objects.get(pk=first["id"]).onboarding_id
-                                              ).response_url == f"{provider.url}/r/{first['id']}"
+        assert (
+            SandboxTransaction.objects.get(
+                onboarding_id=KycSession.objects.get(pk=first["id"]).onboarding_id
+            ).response_url
+            == f"{provider.url}/r/{first['id']}"
+        )
         valid_body["redirect_url"] = "https://yourapp.example/done"
         second = create_session(api, valid_body)
         sandbox_tx = SandboxTransaction.objects.get(onboarding_id=KycSession.objects.get(pk=second["id"]).onboarding_id)
@@ -85,8 +89,13 @@ class TestCreateSuccess:
 class TestCreateValidation:
     @pytest.mark.parametrize(
         "change",
-        [{"document_name": None}, {"document_number": None}, {"document_name": ""}, {"document_number": "  "},
-         {"document_name": 12}],
+        [
+            {"document_name": None},
+            {"document_number": None},
+            {"document_name": ""},
+            {"document_number": "  "},
+            {"document_name": 12},
+        ],
     )
     def test_missing_document_fields(self, api, valid_body, change):
         valid_body.update(change)
@@ -208,7 +217,8 @@ def statements(captured) -> list[str]:
     """TrueStack's own statements (the in-process sandbox shares the SQLite
     connection in tests; transaction control is not a round trip of ours)."""
     return [
-        q["sql"] for q in captured
+        q["sql"]
+        for q in captured
         if "sandbox_" not in q["sql"] and not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
     ]
 

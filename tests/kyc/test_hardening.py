@@ -82,8 +82,12 @@ class TestOpenSessionCap:
         funded.save()
 
         def create(_):
-            return requests.post(f"{provider.url}/api/v1/kyc/sessions", json=valid_body, timeout=60,
-                                 headers={"Authorization": f"Bearer {api.raw_key}"}).status_code
+            return requests.post(
+                f"{provider.url}/api/v1/kyc/sessions",
+                json=valid_body,
+                timeout=60,
+                headers={"Authorization": f"Bearer {api.raw_key}"},
+            ).status_code
 
         with ThreadPoolExecutor(max_workers=12) as pool:
             codes = list(pool.map(create, range(12)))
@@ -149,8 +153,12 @@ class TestIdempotentCreate:
         settings.SANDBOX_LATENCY_MS = 300  # keep the first request in flight while the others arrive
 
         def create(_):
-            response = requests.post(f"{provider.url}/api/v1/kyc/sessions", json=valid_body, timeout=60,
-                                     headers={"Authorization": f"Bearer {api.raw_key}", "Idempotency-Key": "race"})
+            response = requests.post(
+                f"{provider.url}/api/v1/kyc/sessions",
+                json=valid_body,
+                timeout=60,
+                headers={"Authorization": f"Bearer {api.raw_key}", "Idempotency-Key": "race"},
+            )
             return response.status_code, response.json()
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -182,8 +190,18 @@ class TestListing:
         body = api.get("/api/v1/kyc/sessions").json()
         assert [item["id"] for item in body["results"]] == [str(s.id) for s in reversed(sessions)]
         item = body["results"][-1]
-        assert set(item) == {"id", "status", "result", "document_name", "document_number", "document_type",
-                             "metadata", "created_at", "updated_at", "expires_at"}
+        assert set(item) == {
+            "id",
+            "status",
+            "result",
+            "document_name",
+            "document_number",
+            "document_type",
+            "metadata",
+            "created_at",
+            "updated_at",
+            "expires_at",
+        }
         assert "ocr_result" not in item
 
     def test_cursor_pagination_walks_everything_once(self, api, sessions):
@@ -198,17 +216,31 @@ class TestListing:
     def test_filters(self, api, sessions):
         assert self.ids(api.get("/api/v1/kyc/sessions?status=completed")) == [str(sessions[1].id), str(sessions[0].id)]
         assert self.ids(api.get("/api/v1/kyc/sessions?result=rejected")) == [str(sessions[1].id)]
-        assert self.ids(api.get("/api/v1/kyc/sessions?metadata_key=user_id&metadata_value=usr_3")) == [str(sessions[3].id)]
+        assert self.ids(api.get("/api/v1/kyc/sessions?metadata_key=user_id&metadata_value=usr_3")) == [
+            str(sessions[3].id)
+        ]
         assert len(self.ids(api.get("/api/v1/kyc/sessions?metadata_key=batch&metadata_value=B"))) == 3
         after = KycSession.objects.get(pk=sessions[5].pk).created_at
         ids = self.ids(api.get("/api/v1/kyc/sessions", {"created_after": after.isoformat()}))
         assert ids == [str(sessions[6].id), str(sessions[5].id)]
         before = KycSession.objects.get(pk=sessions[1].pk).created_at
-        assert self.ids(api.get("/api/v1/kyc/sessions", {"created_before": before.isoformat()})) == [str(sessions[0].id)]
+        assert self.ids(api.get("/api/v1/kyc/sessions", {"created_before": before.isoformat()})) == [
+            str(sessions[0].id)
+        ]
 
-    @pytest.mark.parametrize("query", ["status=done", "result=maybe", "created_after=yesterday", "limit=0",
-                                       "limit=abc", "metadata_key=user_id", "metadata_key=bad key&metadata_value=1",
-                                       "cursor=garbage"])
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "status=done",
+            "result=maybe",
+            "created_after=yesterday",
+            "limit=0",
+            "limit=abc",
+            "metadata_key=user_id",
+            "metadata_key=bad key&metadata_value=1",
+            "cursor=garbage",
+        ],
+    )
     def test_bad_filters_are_400(self, api, query):
         assert_error(api.get(f"/api/v1/kyc/sessions?{query}"), 400, "BAD_REQUEST")
 

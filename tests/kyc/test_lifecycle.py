@@ -86,11 +86,21 @@ def test_expiry_waits_for_an_unreachable_provider_within_grace(session, provider
 def test_orphaned_creation_is_failed_and_its_hold_released(api, funded, valid_body, monkeypatch):
     from kyc import services
 
-    session = services._reserve(client=funded, api_key=api.api_key, data={
-        "document_name": "A", "document_number": "900101015555", "document_type": "1", "platform": "Web",
-        "webhook_url": "https://example.com/h", "redirect_url": "", "success_url": "", "fail_url": "",
-        "metadata": {},
-    })
+    session = services._reserve(
+        client=funded,
+        api_key=api.api_key,
+        data={
+            "document_name": "A",
+            "document_number": "900101015555",
+            "document_type": "1",
+            "platform": "Web",
+            "webhook_url": "https://example.com/h",
+            "redirect_url": "",
+            "success_url": "",
+            "fail_url": "",
+            "metadata": {},
+        },
+    )
     assert Hold.objects.get(session=session).status == Hold.Status.OPEN
     age(session, minutes=10)
     tasks.poll_stale_sessions()

@@ -81,8 +81,16 @@ def test_refresh_after_lost_callback_completes_with_everything(api, created):
     verification = body["verification"]
     assert verification["face_match"] is True and verification["liveness_passed"] is True
     assert 0 < verification["face_match_score"] <= 100
-    assert set(verification) == {"document_valid", "name_match", "id_match", "front_back_match", "landmark_valid",
-                                 "face_match", "face_match_score", "liveness_passed"}
+    assert set(verification) == {
+        "document_valid",
+        "name_match",
+        "id_match",
+        "front_back_match",
+        "landmark_valid",
+        "face_match",
+        "face_match_score",
+        "liveness_passed",
+    }
     assert body["_raw"]["innovatif_status"] == "2" and "step1" in body["_raw"] and "step2" in body["_raw"]
     assert "front_document_image" not in str(body["_raw"])
     for kind in KycSession.DOCUMENT_KINDS:
@@ -113,8 +121,13 @@ def test_refresh_provider_unreachable(api, created, provider_down):
     response = api.post(f"/api/v1/kyc/sessions/{created.id}")
     assert response.status_code == 200
     assert response.json() == {
-        "id": str(created.id), "ref_id": created.ref_id, "status": "pending", "result": None,
-        "reject_message": None, "refreshed": False, "error": "Failed to fetch status from provider",
+        "id": str(created.id),
+        "ref_id": created.ref_id,
+        "status": "pending",
+        "result": None,
+        "reject_message": None,
+        "refreshed": False,
+        "error": "Failed to fetch status from provider",
     }
 
 

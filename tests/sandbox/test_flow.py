@@ -57,7 +57,9 @@ def new_txn(client, recorder, **overrides):
 
 def complete(client, txn, **body):
     return client.post(
-        f"/sandbox/innovatif/onboarding/{txn.onboarding_id}/complete", data=json.dumps(body), content_type="application/json"
+        f"/sandbox/innovatif/onboarding/{txn.onboarding_id}/complete",
+        data=json.dumps(body),
+        content_type="application/json",
     )
 
 
@@ -114,7 +116,9 @@ def test_unknown_onboarding_id_is_404(client, env):
 def test_form_approve_redirects_with_status_and_sends_detail_callback(client, env, recorder):
     txn = new_txn(client, recorder)
     client.get(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}")
-    response = client.post(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}", {"outcome": "approved", "reject_message": "Step 2 failed"})
+    response = client.post(
+        f"/sandbox/innovatif/onboarding/{txn.onboarding_id}", {"outcome": "approved", "reject_message": "Step 2 failed"}
+    )
     assert response.status_code == 302
     location = urlsplit(response["Location"])
     assert (location.scheme, location.netloc, location.path) == ("https", "client.example", "/done")
@@ -172,7 +176,10 @@ def test_form_without_outcome_is_400(client, env, recorder):
 
 def test_finished_page_and_second_post(client, env, recorder):
     txn = new_txn(client, recorder, response_mode="0")
-    assert client.post(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}", {"outcome": "approved"})["Location"] == "https://client.example/done?x=1"
+    assert (
+        client.post(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}", {"outcome": "approved"})["Location"]
+        == "https://client.example/done?x=1"
+    )
     sent = len(recorder.bodies)
     page = client.get(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}")
     assert page.status_code == 200 and "Verification finished" in page.content.decode()
@@ -236,9 +243,15 @@ def test_complete_twice_is_409(client, env, recorder):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"outcome": "maybe"}, {"outcome": "approved", "callbacks": 0}, {"outcome": "approved", "callbacks": "2"},
-     {"outcome": "approved", "callbacks": 99}, {"outcome": "approved", "send_callback": "no"},
-     {"outcome": "rejected", "reject_message": 5}],
+    [
+        {},
+        {"outcome": "maybe"},
+        {"outcome": "approved", "callbacks": 0},
+        {"outcome": "approved", "callbacks": "2"},
+        {"outcome": "approved", "callbacks": 99},
+        {"outcome": "approved", "send_callback": "no"},
+        {"outcome": "rejected", "reject_message": 5},
+    ],
 )
 def test_complete_validation(client, env, recorder, body):
     txn = new_txn(client, recorder)
@@ -249,7 +262,9 @@ def test_complete_validation(client, env, recorder, body):
 
 def test_complete_rejects_non_json(client, env, recorder):
     txn = new_txn(client, recorder)
-    response = client.post(f"/sandbox/innovatif/onboarding/{txn.onboarding_id}/complete", data="nope", content_type="application/json")
+    response = client.post(
+        f"/sandbox/innovatif/onboarding/{txn.onboarding_id}/complete", data="nope", content_type="application/json"
+    )
     assert response.status_code == 400
 
 

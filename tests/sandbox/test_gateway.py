@@ -63,7 +63,19 @@ def error_code(response):
     return body["error_code"]
 
 
-@pytest.mark.parametrize("field", ["ref_id", "document_name", "document_number", "platform", "signature", "response_url", "callback_mode", "request_time"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "ref_id",
+        "document_name",
+        "document_number",
+        "platform",
+        "signature",
+        "response_url",
+        "callback_mode",
+        "request_time",
+    ],
+)
 def test_missing_parameter_is_100(client, field):
     payload = create_payload()
     del payload[field]
@@ -74,7 +86,13 @@ def test_missing_parameter_is_100(client, field):
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"platform": "Windows"}, {"callback_mode": "7"}, {"document_type": "99"}, {"response_url": "javascript:alert(1)"}, {"document_name": "x" * 101}],
+    [
+        {"platform": "Windows"},
+        {"callback_mode": "7"},
+        {"document_type": "99"},
+        {"response_url": "javascript:alert(1)"},
+        {"document_name": "x" * 101},
+    ],
 )
 def test_invalid_parameter_is_100(client, overrides):
     assert error_code(post_envelope(client, CREATE_URL, create_payload(**overrides))) == "100"
@@ -97,7 +115,9 @@ def test_ref_id_problems_are_103(client):
     create_transaction(client)
     assert error_code(post_envelope(client, CREATE_URL, create_payload())) == "103"  # duplicate
     assert error_code(post_envelope(client, CREATE_URL, create_payload(ref_id="R" * 33))) == "103"
-    assert error_code(post_envelope(client, STATUS_URL, status_payload("truestack_gateway_sandboxNOPE", "nope"))) == "103"
+    assert (
+        error_code(post_envelope(client, STATUS_URL, status_payload("truestack_gateway_sandboxNOPE", "nope"))) == "103"
+    )
 
 
 def test_unknown_onboarding_id_for_known_ref_is_103(client):
@@ -114,7 +134,9 @@ def test_bad_signature_is_104(client):
 def test_create_signature_is_over_our_ref_and_get_status_over_prefixed(client):
     credentials = sandbox_credentials()
     payload = create_payload()
-    payload["signature"] = credentials.sign(ref_id="truestack_gateway_sandbox" + payload["ref_id"], request_time=payload["request_time"])
+    payload["signature"] = credentials.sign(
+        ref_id="truestack_gateway_sandbox" + payload["ref_id"], request_time=payload["request_time"]
+    )
     assert error_code(post_envelope(client, CREATE_URL, payload)) == "104"
 
     data = create_transaction(client)
@@ -125,8 +147,12 @@ def test_create_signature_is_over_our_ref_and_get_status_over_prefixed(client):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"[]", json.dumps({"api_key": "SANDBOXapikey0123456789abcdefXYZ", "data": "%%%"}).encode(),
-     json.dumps({"api_key": "SANDBOXapikey0123456789abcdefXYZ"}).encode()],
+    [
+        b"not json",
+        b"[]",
+        json.dumps({"api_key": "SANDBOXapikey0123456789abcdefXYZ", "data": "%%%"}).encode(),
+        json.dumps({"api_key": "SANDBOXapikey0123456789abcdefXYZ"}).encode(),
+    ],
 )
 def test_garbage_envelope_is_400(client, raw):
     assert error_code(client.post(CREATE_URL, data=raw, content_type="application/json")) == "400"

@@ -35,8 +35,10 @@ def test_delivery_list_filters(ops_client, make_session, make_client, make_api_k
     _, retrying = record(make_session(failing.url))
     other = make_client(code="OTHER")
     other_key, _ = make_api_key(other)
-    _, pending = record(make_session("https://hooks.example.com/x", client=other, api_key=other_key,
-                                     status="expired", result=None), kind=Event.Kind.SESSION_EXPIRED)
+    _, pending = record(
+        make_session("https://hooks.example.com/x", client=other, api_key=other_key, status="expired", result=None),
+        kind=Event.Kind.SESSION_EXPIRED,
+    )
     delivery_attempt(delivery_id=delivered.pk)
     delivery_attempt(delivery_id=retrying.pk)
 

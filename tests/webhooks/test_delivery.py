@@ -364,8 +364,9 @@ def test_claim_is_a_single_winner(make_session):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_slow_receiver_does_not_block_a_healthy_one(fast_timeouts, acme, acme_key, make_client, make_api_key,
-                                                     make_receiver):
+def test_slow_receiver_does_not_block_a_healthy_one(
+    fast_timeouts, acme, acme_key, make_client, make_api_key, make_receiver
+):
     slow = make_receiver(default=("hang", 5))
     healthy = make_receiver()
     other = make_client(code="OTHER")

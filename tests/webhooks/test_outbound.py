@@ -12,11 +12,31 @@ from webhooks.services import delivery_attempt, event_record
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-        "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.2.10",
-        "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "2002:7f00:1::1", "2002:a00:1::1",
-        "::127.0.0.1", "2001:db8::1",
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.10",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "2002:7f00:1::1",
+        "2002:a00:1::1",
+        "::127.0.0.1",
+        "2001:db8::1",
     ],
 )
 def test_non_public_addresses(address):
@@ -76,12 +96,23 @@ def test_one_private_answer_among_public_ones_is_refused(private_blocked, monkey
 def test_public_answer_is_allowed(private_blocked, monkeypatch):
     fake_dns(monkeypatch, {"public.example.test": ["93.184.216.34"]})
     assert outbound.resolve_target("https://public.example.test/hook") == (
-        "https", "public.example.test", 443, ["93.184.216.34"]
+        "https",
+        "public.example.test",
+        443,
+        ["93.184.216.34"],
     )
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com", "http:///nohost",
-                                 "http://example.com:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "gopher://example.com",
+        "http:///nohost",
+        "http://example.com:99999/",
+    ],
+)
 def test_bad_urls_are_refused_permanently(url):
     result = outbound.post(url, body=b"{}", headers={})
     assert result.refused and result.refused_permanently
@@ -109,8 +140,9 @@ def test_connection_is_pinned_to_the_vetted_address(settings, monkeypatch, recei
 
     monkeypatch.setattr(outbound.socket, "getaddrinfo", rebinding)
 
-    result = outbound.post(f"http://hooks.example.test:{receiver.port}/hooks?x=1", body=b'{"a":1}',
-                           headers={"X-A": "1"}, connect_timeout=1)
+    result = outbound.post(
+        f"http://hooks.example.test:{receiver.port}/hooks?x=1", body=b'{"a":1}', headers={"X-A": "1"}, connect_timeout=1
+    )
     assert result.status_code == 200
     assert len(calls) == 1
     [request] = receiver.requests
@@ -141,8 +173,9 @@ def test_delivery_to_a_private_address_is_refused_and_recorded(private_blocked, 
 
 @pytest.mark.django_db
 def test_delivery_to_a_hostname_on_loopback_is_refused_and_retried(private_blocked, make_session, receiver):
-    event = event_record(session=make_session(f"http://localhost:{receiver.port}/hooks"),
-                         kind=Event.Kind.SESSION_COMPLETED)
+    event = event_record(
+        session=make_session(f"http://localhost:{receiver.port}/hooks"), kind=Event.Kind.SESSION_COMPLETED
+    )
     delivery = Delivery.objects.get(event=event)
     assert delivery_attempt(delivery_id=delivery.pk) == Delivery.State.RETRYING
     assert "non-public" in Attempt.objects.get(delivery=delivery).error

@@ -45,13 +45,30 @@ def _start_worker(log_path: Path) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "truestack", "worker", "-Q", "celery,webhooks", "-P", "threads",
-        "-c", "2", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n",
-        f"hooks-test-{uuid.uuid4().hex[:8]}@%h", "--loglevel", "WARNING",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "truestack",
+        "worker",
+        "-Q",
+        "celery,webhooks",
+        "-P",
+        "threads",
+        "-c",
+        "2",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"hooks-test-{uuid.uuid4().hex[:8]}@%h",
+        "--loglevel",
+        "WARNING",
     ]
     with open(log_path, "ab") as log:
-        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _kill(process: subprocess.Popen | None) -> None:

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("code", help="The client's code.")
         parser.add_argument(
-            "--environment", choices=ApiKey.Environment.values, default=ApiKey.Environment.LIVE,
+            "--environment",
+            choices=ApiKey.Environment.values,
+            default=ApiKey.Environment.LIVE,
             help="live (billed, real provider) or test (free, provider sandbox). Default: live.",
         )
         parser.add_argument("--label", default="", help="A note to recognise the key by.")
