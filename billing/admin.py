@@ -1,6 +1,6 @@
 """Finance admin: the ledger (append-only, read-only here), pricing tiers,
 holds and accounts, plus pieces the Client admin page wires in. With the hook
-points of clients/admin.py that is:
+points of clients/admin.py that is (portal/admin.py does exactly this):
 
     from billing.admin import (LedgerEntryInline, PricingTierInline, annotate_clients, balance_display,
                                mtd_usage_display, topup_object_tool, topup_urls)
@@ -36,6 +36,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from clients.models import Client
 from truestack.errors import ApplicationError
 
 from . import selectors, services
@@ -334,8 +335,6 @@ class TopUpForm(forms.Form):
 def topup_view(request, client_id, admin_site=None):
     """Add credits to a client through credit_add (created_by = the staff user).
     The hidden one-time token makes a double-submitted form credit once."""
-    from clients.models import Client
-
     if not request.user.has_perm(TOPUP_PERMISSION):
         raise PermissionDenied
     site = admin_site or admin.site

@@ -23,7 +23,6 @@ from .models import CreditAccount, Hold, LedgerEntry, PricingTier
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIER_NAME = "Default"
-DEFAULT_CREDITS_PER_SESSION = 50
 # Kinds an operator may add by hand; usage is written only by session_charge.
 MANUAL_KINDS = (
     LedgerEntry.Kind.TOPUP,
@@ -34,7 +33,7 @@ MANUAL_KINDS = (
 
 
 def default_credits_per_session() -> int:
-    return int(getattr(settings, "BILLING_DEFAULT_CREDITS_PER_SESSION", DEFAULT_CREDITS_PER_SESSION))
+    return settings.BILLING_DEFAULT_CREDITS_PER_SESSION
 
 
 def billing_month_bounds(*, at: datetime | None = None) -> tuple[datetime, datetime]:
@@ -287,10 +286,14 @@ def credit_add(
 _MAX_REPORTED = 50
 
 
+# The session statuses at which kyc has settled the hold (charged or released):
+# kyc's KycSession.FINAL_STATUSES. Billing stands below kyc and does not import
+# it; tests/test_architecture.py keeps the two equal.
+SESSION_FINAL_STATUSES = ("completed", "expired", "failed")
+
+
 def ledger_check() -> list[str]:
     """Every inconsistency between accounts, entries and holds. [] means OK."""
-    from kyc.models import KycSession
-
     problems: list[str] = []
     entry_sums = dict(
         LedgerEntry.objects.order_by()
@@ -347,7 +350,7 @@ def ledger_check() -> list[str]:
         problems.append(f"session {session_id}: {n} usage entries")
 
     stale = (
-        Hold.objects.filter(status=Hold.Status.OPEN, session__status__in=KycSession.FINAL_STATUSES)
+        Hold.objects.filter(status=Hold.Status.OPEN, session__status__in=SESSION_FINAL_STATUSES)
         .order_by("id")
         .values_list("session_id", "session__status")[:_MAX_REPORTED]
     )

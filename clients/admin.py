@@ -4,7 +4,9 @@ Raw API keys and webhook signing secrets are shown exactly once, in the response
 to the POST that created them; they never go into a URL, the session, a message
 or a log entry, and every other page shows them masked.
 
-Hook points for other apps: extend `ClientAdmin.inlines` (a tuple), add buttons in
+`ClientAdmin` is not registered here: clients stands on no other app, and the
+operator's Client page also shows billing. portal/admin.py composes and registers
+it through the hook points: `ClientAdmin.inlines` (a tuple), buttons in
 `ClientAdmin.get_object_tools` and pages in `ClientAdmin.get_extra_urls`."""
 
 import secrets
@@ -19,16 +21,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from truestack.crypto import decrypt_secret
-
-from billing.admin import (
-    LedgerEntryInline,
-    PricingTierInline,
-    annotate_clients,
-    balance_display,
-    mtd_usage_display,
-    topup_object_tool,
-    topup_urls,
-)
 
 from .models import ApiKey, Client
 from .services import api_key_create, api_key_revoke, client_create, client_rotate_webhook_secret
@@ -76,14 +68,13 @@ class ApiKeyInline(admin.TabularInline):
         return format_html('<a class="button" href="{}">Revoke</a>', url)
 
 
-@admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "status", "overdraft", balance_display, mtd_usage_display, "created_at")
+    list_display: tuple = ("code", "name", "status", "overdraft", "created_at")
     list_filter = ("status",)
     search_fields = ("code", "name", "contact_email")
     ordering = ("code",)
     # Other apps' inlines (credits, sessions) are appended to this tuple.
-    inlines = (ApiKeyInline, PricingTierInline, LedgerEntryInline)
+    inlines: tuple = (ApiKeyInline,)
     add_fields = ("code", "name", "allow_overdraft", "contact_email", "notes")
     fieldsets = (
         (None, {"fields": ("code", "name", "status", "allow_overdraft", "contact_email", "notes")}),
@@ -119,10 +110,6 @@ class ClientAdmin(admin.ModelAdmin):
     def get_inline_instances(self, request, obj=None):
         # Keys, tiers and the ledger belong to an existing client.
         return [] if obj is None else super().get_inline_instances(request, obj)
-
-    def get_queryset(self, request):
-        # Balance and month-to-date usage columns come from annotations (no N+1).
-        return annotate_clients(super().get_queryset(request))
 
     def has_delete_permission(self, request, obj=None):
         # Clients carry billing and KYC history; suspend them instead.
@@ -169,9 +156,6 @@ class ClientAdmin(admin.ModelAdmin):
             tools.append(
                 (reverse("admin:clients_client_rotate_webhook_secret", args=[obj.pk]), "Rotate webhook signing secret")
             )
-        topup = topup_object_tool(request, obj)
-        if topup:
-            tools.append(topup)
         return tools
 
     def get_extra_urls(self) -> list:
@@ -193,7 +177,6 @@ class ClientAdmin(admin.ModelAdmin):
                 wrap(self.rotate_webhook_secret_view),
                 name="clients_client_rotate_webhook_secret",
             ),
-            *topup_urls(self.admin_site),
         ]
 
     def get_urls(self):

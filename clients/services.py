@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from truestack.crypto import decrypt_secret, encrypt_secret
@@ -94,8 +95,6 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     cutoff = now - LAST_USED_RESOLUTION
     if api_key.last_used_at and api_key.last_used_at > cutoff:
         return
-    from django.db.models import Q
-
     ApiKey.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff), pk=api_key.pk).update(
         last_used_at=now
     )

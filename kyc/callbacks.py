@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .innovatif.callbacks import CallbackRejected, parse_callback
+from .innovatif.callback_body import CallbackBodyInvalid, parse_callback
 from .innovatif.client import client_for
 from .innovatif.mapping import parse_result
 from .models import KycSession, ProviderCallback
@@ -76,7 +76,7 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
         verified = parse_callback(
             callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS
         )
-    except CallbackRejected as exc:
+    except CallbackBodyInvalid as exc:
         _refuse(callback, 400, exc.reason)
     callback.provider_ref_id = verified.provider_ref_id[:128]
     callback.onboarding_id = str(verified.onboarding_id)[:128]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from truestack.errors import ApplicationError, BadRequest, IdempotencyInProgress, IdempotencyKeyReused
+from truestack.errors import ApplicationError, BadRequest, IdempotencyInProgress, IdempotencyKeyReused, error_body
 
 from .models import IdempotencyRecord
 
@@ -84,8 +84,6 @@ def run_idempotent(*, client, key: str, data, handler) -> tuple[int, dict, bool]
         status, body = handler()
     except ApplicationError as exc:
         if exc.status_code in STORED_STATUSES:
-            from truestack.exceptions import error_body
-
             IdempotencyRecord.objects.filter(pk=record.pk).update(
                 response_status=exc.status_code, response_body=error_body(exc.status_code, exc.message, exc.code)
             )

@@ -1,8 +1,10 @@
-"""OpenAPI documentation of the client API: serializers that describe the
-request and response shapes (never used to parse or render: the views use
-kyc/validation.py and kyc/presenters.py), examples from the public contract,
-and one `extend_schema` decorator per operation."""
+"""OpenAPI documentation of what a client sees of a session: serializers that
+describe the request and response shapes and the webhook body (never used to
+parse or render: kyc/validation.py and kyc/presenters.py do that), examples from
+the public contract, one `extend_schema` decorator per operation, and the hooks
+that add the webhook component and the document links."""
 
+from drf_spectacular.plumbing import build_mocked_view
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -490,6 +492,108 @@ session_document = extend_schema(
         ),
     },
 )
+
+
+# --- the webhook payload ---------------------------------------------------------------
+
+
+class WebhookOcrDataSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_null=True)
+    ic_number = serializers.CharField(allow_null=True, help_text="Digits only, no dashes.")
+    address = serializers.CharField(allow_null=True)
+    gender = serializers.CharField(allow_null=True)
+    nationality = serializers.CharField(allow_null=True)
+    date_of_birth = serializers.DateField(
+        allow_null=True, help_text="Derived from a MyKad number; `null` when it is not a real date."
+    )
+
+    class Meta:
+        ref_name = "WebhookOcrData"
+
+
+class WebhookEventDataSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    ref_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["completed", "expired"])
+    result = serializers.ChoiceField(
+        choices=["approved", "rejected"], allow_null=True, help_text="`null` for `kyc.session.expired`."
+    )
+    document_name = serializers.CharField()
+    document_number = serializers.CharField(help_text="As you sent it.")
+    ocr_data = WebhookOcrDataSerializer(allow_null=True, help_text="`null` for `kyc.session.expired`.")
+    face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
+    liveness_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
+    metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
+
+    class Meta:
+        ref_name = "WebhookEventData"
+
+
+class WebhookEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="Event id; the same on every retry of this event (deduplicate on it).")
+    event = serializers.ChoiceField(choices=["kyc.session.completed", "kyc.session.expired"])
+    timestamp = serializers.DateTimeField(help_text="When the event happened (UTC).")
+    data = WebhookEventDataSerializer()
+
+    class Meta:
+        ref_name = "WebhookEvent"
+
+
+WEBHOOK_EVENT_EXAMPLE = {
+    "id": "7d1f0c7e-3b0a-4a53-9f1e-2f4d1f0a9b11",
+    "event": "kyc.session.completed",
+    "timestamp": "2026-01-28T15:30:00.000Z",
+    "data": {
+        "session_id": "550e8400-e29b-41d4-a716-446655440000",
+        "ref_id": "DEMO_CLI_mkxl2qbq_52c0732a",
+        "status": "completed",
+        "result": "approved",
+        "document_name": "Ahmad bin Abdullah",
+        "document_number": "901234-56-7890",
+        "ocr_data": {
+            "name": "AHMAD BIN ABDULLAH",
+            "ic_number": "901234567890",
+            "address": "123 JALAN EXAMPLE, 50000 KUALA LUMPUR",
+            "gender": "LELAKI",
+            "nationality": "WARGANEGARA",
+            "date_of_birth": None,
+        },
+        "face_match_score": 0.95,
+        "liveness_score": 1.0,
+        "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
+    },
+}
+
+WEBHOOK_DESCRIPTION = (
+    "TrueStack POSTs a `WebhookEvent` (see components) to the session's `webhook_url` when a session "
+    "finishes (`kyc.session.completed`) or expires (`kyc.session.expired`). Headers: `X-Webhook-Signature` "
+    "(lowercase hex HMAC-SHA256 of the raw body keyed with the API key that created the session), "
+    "`X-TrueStack-Event`, `X-TrueStack-Delivery`, and Standard Webhooks `webhook-id`, `webhook-timestamp`, "
+    "`webhook-signature` (signed with your `whsec_` secret). Answer 2xx; anything else is retried with backoff."
+)
+
+
+# --- hooks -----------------------------------------------------------------------------
+
+
+def add_webhook_component(result, generator, request, public, **kwargs):
+    """Postprocessing hook: put the webhook payload under components/schemas
+    (OpenAPI 3.0 has no `webhooks` section)."""
+    view = build_mocked_view(
+        method="POST",
+        path="/",
+        extend_schema_decorator=extend_schema(request=WebhookEventSerializer),
+        registry=generator.registry,
+    )
+    view.schema.resolve_serializer(WebhookEventSerializer, "response")
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in generator.registry.build({}).get("schemas", {}).items():
+        schemas.setdefault(name, schema)
+    event = schemas["WebhookEvent"]
+    event["description"] = WEBHOOK_DESCRIPTION
+    event["example"] = WEBHOOK_EVENT_EXAMPLE
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    return result
 
 
 def add_session_links(result, **kwargs):

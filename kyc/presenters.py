@@ -1,9 +1,15 @@
-"""The client API's response shapes (plain dicts: they are on the hot path)."""
+"""Every shape a client sees of a session, in one place: the API answers and the
+webhook body (plain dicts: they are on the hot path). The webhooks app receives
+the webhook body ready-made and only stores, signs and delivers it."""
 
+import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from truestack.formats import iso_utc as iso
 from truestack.formats import without_separators
+
+from webhooks.models import Event
 
 from .documents import document_endpoint_urls, image_urls
 from .models import KycSession
@@ -96,3 +102,56 @@ def session_refreshed(outcome) -> dict:
     if outcome.refreshed:
         body["_raw"] = outcome.raw
     return body
+
+
+# --- the webhook body ---------------------------------------------------------------
+
+
+def _blank_to_none(value):
+    return value if value not in ("", None) else None
+
+
+def _face_match_score(value) -> float | None:
+    if value is None:
+        return None
+    return float(round(Decimal(value) / 100, 4))
+
+
+def _liveness_score(passed: bool | None) -> float | None:
+    # The provider reports liveness as pass/fail, not a score.
+    if passed is None:
+        return None
+    return 1.0 if passed else 0.0
+
+
+def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UUID, created_at: datetime) -> dict:
+    """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`."""
+    completed = kind == Event.Kind.SESSION_COMPLETED
+    ocr_data = None
+    if completed:
+        ic_number = without_separators(session.ocr_id_number or "")
+        ocr_data = {
+            "name": _blank_to_none(session.ocr_full_name),
+            "ic_number": _blank_to_none(ic_number),
+            "address": _blank_to_none(session.ocr_address),
+            "gender": _blank_to_none(session.ocr_gender),
+            "nationality": _blank_to_none(session.ocr_nationality),
+            "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
+        }
+    return {
+        "id": str(event_id),
+        "event": str(kind),
+        "timestamp": iso(created_at),
+        "data": {
+            "session_id": str(session.id),
+            "ref_id": session.ref_id,
+            "status": session.status,
+            "result": session.result if completed else None,
+            "document_name": session.document_name,
+            "document_number": session.document_number,
+            "ocr_data": ocr_data,
+            "face_match_score": _face_match_score(session.face_match_score) if completed else None,
+            "liveness_score": _liveness_score(session.liveness_passed) if completed else None,
+            "metadata": session.metadata if session.metadata is not None else {},
+        },
+    }

@@ -4,6 +4,7 @@ applies a provider result whichever path it came by (callback, refresh, poll).""
 import logging
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from truestack.errors import ConcurrentSessionLimit, GatewayError
 from webhooks import services as webhooks
 from webhooks.models import Event
 
+from . import presenters
 from .documents import store_images
 from .innovatif.client import InnovatifError, client_for
 from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
@@ -150,6 +152,23 @@ def session_create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession
     return session
 
 
+def session_event_record(*, session: KycSession, kind: str) -> Event | None:
+    """Record the webhook event `kind` for `session` once (None if it already
+    exists) with its body built here, and queue delivery after commit. Call
+    inside the transaction that finalizes the session."""
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    return webhooks.event_record(
+        event_id=event_id,
+        client_id=session.client_id,
+        session_id=session.pk,
+        kind=kind,
+        payload=presenters.session_webhook_payload(session=session, kind=kind, event_id=event_id, created_at=now),
+        webhook_url=session.webhook_url,
+        now=now,
+    )
+
+
 _RESULT_FIELDS = {
     "full_name": "ocr_full_name",
     "id_number": "ocr_id_number",
@@ -223,10 +242,10 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
 
         if session.status == KycSession.Status.COMPLETED and changed:
             billing.session_charge(session=session)
-            webhooks.event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
+            session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
         elif session.status == KycSession.Status.EXPIRED and changed:
             billing.hold_release(session=session)
-            webhooks.event_record(session=session, kind=Event.Kind.SESSION_EXPIRED)
+            session_event_record(session=session, kind=Event.Kind.SESSION_EXPIRED)
     if changed:
         logger.info("session %s -> %s via %s", session.id, session.status, via)
     return session, changed

@@ -1,5 +1,6 @@
-"""Lifecycle jobs run by beat. Each is idempotent and safe to run twice at once:
-sessions are claimed with conditional updates and applied under row locks."""
+"""Lifecycle jobs run by beat, one job per beat entry (truestack/settings/base.py).
+Each is idempotent and safe to run twice at once: sessions are claimed with
+conditional updates and applied under row locks."""
 
 from celery import shared_task
 
@@ -9,8 +10,12 @@ from .idempotency import idempotency_records_purge
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_stale_sessions() -> int:
-    services.sessions_fail_orphans()
     return services.sessions_poll_stale()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fail_orphaned_sessions() -> int:
+    return services.sessions_fail_orphans()
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -20,5 +25,9 @@ def expire_sessions() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def reprocess_callbacks() -> int:
-    idempotency_records_purge()
     return callbacks.callbacks_reprocess()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def purge_idempotency_records() -> int:
+    return idempotency_records_purge()

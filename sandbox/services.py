@@ -18,13 +18,14 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from PIL import Image, UnidentifiedImageError
 from django.conf import settings
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.db.models import F
 from django.utils import timezone
 
-from kyc.innovatif.client import Credentials, credentials_sandbox
+from kyc.innovatif.credentials import Credentials, credentials_sandbox
 from kyc.innovatif.crypto import (
     PROVIDER_TIME_ZONE,
     REQUEST_TIME_FORMAT,
@@ -85,7 +86,7 @@ STATUS_REQUIRED = (
 )
 
 
-class GatewayError(Exception):
+class SandboxRefusal(Exception):
     def __init__(self, code: str, detail: str | None = None):
         self.code = code
         self.description = ERROR_MESSAGES[code] + (f": {detail}" if detail else "")
@@ -117,47 +118,47 @@ def provider_time(value) -> str:
 
 def gateway_faults() -> None:
     """Apply the fault knobs, read at request time."""
-    if getattr(settings, "SANDBOX_REFUSE_CONNECTIONS", False):
+    if settings.SANDBOX_REFUSE_CONNECTIONS:
         raise ServiceUnavailable()
-    latency_ms = getattr(settings, "SANDBOX_LATENCY_MS", 0) or 0
+    latency_ms = settings.SANDBOX_LATENCY_MS
     if latency_ms > 0:
         time.sleep(min(latency_ms, 120_000) / 1000)
-    rate = getattr(settings, "SANDBOX_FAILURE_RATE", 0.0) or 0.0
+    rate = settings.SANDBOX_FAILURE_RATE
     if rate > 0 and random.random() < rate:
-        raise GatewayError("105")
+        raise SandboxRefusal("105")
 
 
 def _open_request(envelope) -> tuple[dict, Credentials]:
     credentials = credentials_sandbox()
     if not isinstance(envelope, dict):
-        raise GatewayError("400")
+        raise SandboxRefusal("400")
     if envelope.get("api_key") in (None, ""):
-        raise GatewayError("100", "api_key")
+        raise SandboxRefusal("100", "api_key")
     if not isinstance(envelope["api_key"], str) or not hmac.compare_digest(
         envelope["api_key"].encode(), credentials.api_key.encode()
     ):
-        raise GatewayError("101")
+        raise SandboxRefusal("101")
     try:
         params = open_envelope(envelope, credentials)
     except EnvelopeError:
-        raise GatewayError("400") from None
+        raise SandboxRefusal("400") from None
     if not hmac.compare_digest(str(params.get("api_key", "")).encode(), credentials.api_key.encode()):
-        raise GatewayError("101") if params.get("api_key") else GatewayError("100", "api_key")
+        raise SandboxRefusal("101") if params.get("api_key") else SandboxRefusal("100", "api_key")
     return params, credentials
 
 
 def _require(params: dict, names: tuple[str, ...]) -> None:
     missing = [name for name in names if params.get(name) in (None, "")]
     if missing:
-        raise GatewayError("100", ", ".join(missing))
+        raise SandboxRefusal("100", ", ".join(missing))
 
 
 def _check_package_and_signature(params: dict, credentials: Credentials, *, ref_id: str) -> None:
     if params["package_name"] != credentials.package_name:
-        raise GatewayError("102")
+        raise SandboxRefusal("102")
     expected = credentials.sign(ref_id=ref_id, request_time=str(params["request_time"]))
     if not hmac.compare_digest(expected.encode(), str(params["signature"]).encode()):
-        raise GatewayError("104")
+        raise SandboxRefusal("104")
 
 
 def gateway_create_transaction(*, envelope) -> dict:
@@ -167,7 +168,7 @@ def gateway_create_transaction(*, envelope) -> dict:
 
     ref_id = str(params["ref_id"])
     if len(ref_id) > 32:
-        raise GatewayError("103", "ref_id longer than 32 characters")
+        raise SandboxRefusal("103", "ref_id longer than 32 characters")
     document_type = str(params.get("document_type") or "1")
     platform = str(params["platform"])
     callback_mode = str(params["callback_mode"])
@@ -175,17 +176,17 @@ def gateway_create_transaction(*, envelope) -> dict:
     response_url = str(params["response_url"])
     backend_url = str(params.get("backend_url") or "")
     if document_type not in DOCUMENT_TYPES:
-        raise GatewayError("100", "document_type")
+        raise SandboxRefusal("100", "document_type")
     if platform not in PLATFORMS:
-        raise GatewayError("100", "platform")
+        raise SandboxRefusal("100", "platform")
     if callback_mode not in ("0", "1", "2"):
-        raise GatewayError("100", "callback_mode")
+        raise SandboxRefusal("100", "callback_mode")
     if response_mode not in ("0", "1"):
-        raise GatewayError("100", "response_mode")
+        raise SandboxRefusal("100", "response_mode")
     if not response_url.startswith(("http://", "https://")):
-        raise GatewayError("100", "response_url")
+        raise SandboxRefusal("100", "response_url")
     if len(str(params["document_name"])) > 100 or len(str(params["document_number"])) > 32:
-        raise GatewayError("100", "document_name or document_number too long")
+        raise SandboxRefusal("100", "document_name or document_number too long")
 
     provider_ref_id = ref_prefix(credentials) + ref_id
     now = timezone.now()
@@ -205,7 +206,7 @@ def gateway_create_transaction(*, envelope) -> dict:
                 expired_at=now + URL_EXPIRY,
             )
     except IntegrityError:
-        raise GatewayError("103", "duplicate ref_id") from None
+        raise SandboxRefusal("103", "duplicate ref_id") from None
     logger.info("sandbox create-transaction ref_id=%s onboarding_id=%s", ref_id, txn.onboarding_id)
     return {
         "api_key": credentials.api_key,
@@ -223,12 +224,12 @@ def gateway_get_status(*, envelope) -> dict:
     _check_package_and_signature(params, credentials, ref_id=str(params["ref_id"]))
     mode = str(params["mode"])
     if mode not in ("1", "2"):
-        raise GatewayError("100", "mode")
+        raise SandboxRefusal("100", "mode")
     txn = SandboxTransaction.objects.filter(
         provider_ref_id=str(params["ref_id"]), onboarding_id=str(params["onboarding_id"])
     ).first()
     if txn is None:
-        raise GatewayError("103")
+        raise SandboxRefusal("103")
     if transaction_expire_if_due(transaction=txn):
         txn.refresh_from_db()
     return result_body(txn, detail=mode == "2", credentials=credentials, mode=int(mode))
@@ -443,7 +444,7 @@ _http = requests.Session()
 
 def callback_target_allowed(url: str) -> bool:
     """Only URLs under SANDBOX_CALLBACK_URL_PREFIX (the sandbox must not become an open relay)."""
-    prefix = (getattr(settings, "SANDBOX_CALLBACK_URL_PREFIX", "") or "").rstrip("/")
+    prefix = settings.SANDBOX_CALLBACK_URL_PREFIX.rstrip("/")
     if not prefix or not url:
         return False
     return url == prefix or url.startswith((prefix + "/", prefix + "?"))
@@ -509,8 +510,6 @@ def upload_to_jpeg(upload) -> bytes | None:
     """A tester's uploaded picture re-encoded as a small JPEG; None if unusable."""
     if upload is None or getattr(upload, "size", 0) > MAX_UPLOAD_BYTES:
         return None
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(upload) as image:
             image.thumbnail((1024, 1024))

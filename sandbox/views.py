@@ -26,13 +26,13 @@ def _gateway(request, handler):
         try:
             envelope = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
-            raise services.GatewayError("400") from None
+            raise services.SandboxRefusal("400") from None
         data = handler(envelope=envelope)
     except services.ServiceUnavailable:
         # Closest a Django view gets to a refused connection; a real refusal is
         # rehearsed by pointing INNOVATIF_BASE_URL at a closed port.
         return HttpResponse(status=503)
-    except services.GatewayError as exc:
+    except services.SandboxRefusal as exc:
         return JsonResponse(exc.as_body())
     return JsonResponse(services.sealed_answer(data))
 

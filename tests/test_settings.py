@@ -61,3 +61,26 @@ def test_production_starts_when_configured(tmp_path):
     result = load_production(tmp_path, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), **GOOD)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def _run(code: str, **env_overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_importing_the_settings_touches_no_disk(tmp_path):
+    data_dir = tmp_path / "state"
+    result = _run("import truestack.settings.local", DATA_DIR=str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert not data_dir.exists()
+
+
+def test_django_startup_creates_the_local_folders(tmp_path):
+    data_dir = tmp_path / "state"
+    result = _run(
+        "import django; django.setup()", DJANGO_SETTINGS_MODULE="truestack.settings.local", DATA_DIR=str(data_dir)
+    )
+    assert result.returncode == 0, result.stderr
+    for folder in ("static", "broker/queue", "broker/processed", "broker/control"):
+        assert (data_dir / folder).is_dir(), folder

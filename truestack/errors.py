@@ -1,5 +1,8 @@
-"""The one application error type. Services raise it; the API exception handler
-renders it as `{"error": code, "message": message, **extra}`."""
+"""The API's errors: the application error classes services raise, and the
+envelope `{"error": code, "message": message, **extra}` every error under /api/
+is rendered in (by truestack/exception_handler.py, the middleware and the views)."""
+
+from django.http import JsonResponse
 
 
 class ApplicationError(Exception):
@@ -64,3 +67,27 @@ class IdempotencyInProgress(ApplicationError):
 class IdempotencyKeyReused(ApplicationError):
     status_code = 422
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+# --- the envelope -------------------------------------------------------------
+
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "SERVER_ERROR",
+}
+
+
+def error_body(status_code: int, message: str, code: str | None = None, **extra) -> dict:
+    return {"error": code or _CODES.get(status_code, "ERROR"), "message": message, **extra}
+
+
+def json_error_response(status_code: int, message: str, code: str | None = None, **extra) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message, code, **extra), status=status_code)

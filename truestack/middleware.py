@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .exceptions import json_error_response
+from .errors import json_error_response
 
 
 class ApiBodySizeLimitMiddleware:

@@ -1,12 +1,12 @@
 """Shared pieces of the OpenAPI schema (documentation only; no view uses these
 serializers to parse or render): the error envelope, the rate-limit headers, the
-Bearer security scheme, the webhook payload component, and the hooks that keep
-the schema to the client API and add the webhook component."""
+Bearer security scheme, and the hook that keeps the schema to the client API.
+What a session looks like (API answers and the webhook body) is described in
+kyc/openapi.py, beside kyc/presenters.py which builds it."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import build_mocked_view
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 # --- security ------------------------------------------------------------------------
@@ -122,85 +122,6 @@ def rate_limit_headers(*statuses: int) -> list[OpenApiParameter]:
     ]
 
 
-# --- the webhook payload ---------------------------------------------------------------
-
-
-class WebhookOcrDataSerializer(serializers.Serializer):
-    name = serializers.CharField(allow_null=True)
-    ic_number = serializers.CharField(allow_null=True, help_text="Digits only, no dashes.")
-    address = serializers.CharField(allow_null=True)
-    gender = serializers.CharField(allow_null=True)
-    nationality = serializers.CharField(allow_null=True)
-    date_of_birth = serializers.DateField(
-        allow_null=True, help_text="Derived from a MyKad number; `null` when it is not a real date."
-    )
-
-    class Meta:
-        ref_name = "WebhookOcrData"
-
-
-class WebhookEventDataSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    ref_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["completed", "expired"])
-    result = serializers.ChoiceField(
-        choices=["approved", "rejected"], allow_null=True, help_text="`null` for `kyc.session.expired`."
-    )
-    document_name = serializers.CharField()
-    document_number = serializers.CharField(help_text="As you sent it.")
-    ocr_data = WebhookOcrDataSerializer(allow_null=True, help_text="`null` for `kyc.session.expired`.")
-    face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
-    liveness_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
-    metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
-
-    class Meta:
-        ref_name = "WebhookEventData"
-
-
-class WebhookEventSerializer(serializers.Serializer):
-    id = serializers.UUIDField(help_text="Event id; the same on every retry of this event (deduplicate on it).")
-    event = serializers.ChoiceField(choices=["kyc.session.completed", "kyc.session.expired"])
-    timestamp = serializers.DateTimeField(help_text="When the event happened (UTC).")
-    data = WebhookEventDataSerializer()
-
-    class Meta:
-        ref_name = "WebhookEvent"
-
-
-WEBHOOK_EVENT_EXAMPLE = {
-    "id": "7d1f0c7e-3b0a-4a53-9f1e-2f4d1f0a9b11",
-    "event": "kyc.session.completed",
-    "timestamp": "2026-01-28T15:30:00.000Z",
-    "data": {
-        "session_id": "550e8400-e29b-41d4-a716-446655440000",
-        "ref_id": "DEMO_CLI_mkxl2qbq_52c0732a",
-        "status": "completed",
-        "result": "approved",
-        "document_name": "Ahmad bin Abdullah",
-        "document_number": "901234-56-7890",
-        "ocr_data": {
-            "name": "AHMAD BIN ABDULLAH",
-            "ic_number": "901234567890",
-            "address": "123 JALAN EXAMPLE, 50000 KUALA LUMPUR",
-            "gender": "LELAKI",
-            "nationality": "WARGANEGARA",
-            "date_of_birth": None,
-        },
-        "face_match_score": 0.95,
-        "liveness_score": 1.0,
-        "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
-    },
-}
-
-WEBHOOK_DESCRIPTION = (
-    "TrueStack POSTs a `WebhookEvent` (see components) to the session's `webhook_url` when a session "
-    "finishes (`kyc.session.completed`) or expires (`kyc.session.expired`). Headers: `X-Webhook-Signature` "
-    "(lowercase hex HMAC-SHA256 of the raw body keyed with the API key that created the session), "
-    "`X-TrueStack-Event`, `X-TrueStack-Delivery`, and Standard Webhooks `webhook-id`, `webhook-timestamp`, "
-    "`webhook-signature` (signed with your `whsec_` secret). Answer 2xx; anything else is retried with backoff."
-)
-
-
 # --- hooks -----------------------------------------------------------------------------
 
 CLIENT_API_PREFIX = "/api/v1/"
@@ -209,23 +130,3 @@ CLIENT_API_PREFIX = "/api/v1/"
 def client_api_only(endpoints, **kwargs):
     """Preprocessing hook: the schema documents the client API, nothing else."""
     return [endpoint for endpoint in endpoints if endpoint[0].startswith(CLIENT_API_PREFIX)]
-
-
-def add_webhook_component(result, generator, request, public, **kwargs):
-    """Postprocessing hook: put the webhook payload under components/schemas
-    (OpenAPI 3.0 has no `webhooks` section)."""
-    view = build_mocked_view(
-        method="POST",
-        path="/",
-        extend_schema_decorator=extend_schema(request=WebhookEventSerializer),
-        registry=generator.registry,
-    )
-    view.schema.resolve_serializer(WebhookEventSerializer, "response")
-    schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    for name, schema in generator.registry.build({}).get("schemas", {}).items():
-        schemas.setdefault(name, schema)
-    event = schemas["WebhookEvent"]
-    event["description"] = WEBHOOK_DESCRIPTION
-    event["example"] = WEBHOOK_EVENT_EXAMPLE
-    result["components"]["schemas"] = dict(sorted(schemas.items()))
-    return result

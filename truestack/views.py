@@ -1,7 +1,8 @@
 from django.db import connection
 from django.http import JsonResponse
+from django.views.defaults import page_not_found, server_error
 
-from .exceptions import json_error_response
+from .errors import json_error_response
 
 
 def healthz(request):
@@ -21,16 +22,12 @@ def _is_api(request) -> bool:
 def handler404(request, exception=None):
     if _is_api(request):
         return json_error_response(404, "Not found")
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler500(request):
     if _is_api(request):
         return json_error_response(500, "Internal server error")
-    from django.views.defaults import server_error
-
     return server_error(request)
 
 

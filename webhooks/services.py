@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -21,10 +21,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clients.services import api_key_plaintext, client_webhook_secret
 from truestack import outbound
-from truestack.formats import iso_utc, without_separators
 
-from . import signing
+# tasks.py imports this module too; both only use each other's names at call time.
+from . import signing, tasks
 from .models import Attempt, Delivery, Event
 
 logger = logging.getLogger(__name__)
@@ -42,56 +43,6 @@ ERROR_MAX = 255
 
 
 # --- payload ----------------------------------------------------------------------
-
-
-def _blank_to_none(value):
-    return value if value not in ("", None) else None
-
-
-def _face_match_score(value) -> float | None:
-    if value is None:
-        return None
-    return float(round(Decimal(value) / 100, 4))
-
-
-def _liveness_score(passed: bool | None) -> float | None:
-    # The provider reports liveness as pass/fail, not a score.
-    if passed is None:
-        return None
-    return 1.0 if passed else 0.0
-
-
-def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict:
-    """The webhook body as in CLIENT_API.md ("Webhook Payload"), plus a top-level `id`."""
-    completed = kind == Event.Kind.SESSION_COMPLETED
-    ocr_data = None
-    if completed:
-        ic_number = without_separators(session.ocr_id_number or "")
-        ocr_data = {
-            "name": _blank_to_none(session.ocr_full_name),
-            "ic_number": _blank_to_none(ic_number),
-            "address": _blank_to_none(session.ocr_address),
-            "gender": _blank_to_none(session.ocr_gender),
-            "nationality": _blank_to_none(session.ocr_nationality),
-            "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
-        }
-    return {
-        "id": str(event_id),
-        "event": str(kind),
-        "timestamp": iso_utc(created_at),
-        "data": {
-            "session_id": str(session.id),
-            "ref_id": session.ref_id,
-            "status": session.status,
-            "result": session.result if completed else None,
-            "document_name": session.document_name,
-            "document_number": session.document_number,
-            "ocr_data": ocr_data,
-            "face_match_score": _face_match_score(session.face_match_score) if completed else None,
-            "liveness_score": _liveness_score(session.liveness_passed) if completed else None,
-            "metadata": session.metadata if session.metadata is not None else {},
-        },
-    }
 
 
 def serialize_payload(payload: dict) -> bytes:
@@ -125,10 +76,8 @@ def lease_seconds() -> float:
 
 
 def _enqueue(delivery_id) -> None:
-    from .tasks import deliver
-
     try:
-        deliver.delay(str(delivery_id))
+        tasks.deliver.delay(str(delivery_id))
     except Exception:  # noqa: BLE001 - the broker may be down; the sweep queues it again later
         logger.warning("webhook delivery %s could not be queued; the sweep will retry", delivery_id, exc_info=True)
 
@@ -136,24 +85,34 @@ def _enqueue(delivery_id) -> None:
 # --- writes ---------------------------------------------------------------------------
 
 
-def event_record(*, session, kind: str) -> Event | None:
-    """Record `kind` for `session` once and queue its delivery after commit.
+def event_record(
+    *,
+    event_id: uuid.UUID,
+    client_id: uuid.UUID,
+    session_id: uuid.UUID,
+    kind: str,
+    payload: dict,
+    webhook_url: str,
+    now: datetime,
+) -> Event | None:
+    """Store a ready payload as event `event_id` once and queue its delivery to
+    `webhook_url` (if any) after commit. The payload is built by its owner (see
+    kyc/presenters.py); this app only stores, signs and delivers it.
 
     Call inside the transaction that finalizes the session. A second call for the
     same session and kind returns None (the unique constraint decides)."""
     if kind not in Event.Kind.values:
         raise ValueError(f"unknown event kind {kind!r}")
-    now = timezone.now()
-    event = Event(client_id=session.client_id, session=session, kind=kind)
-    event.body = serialize_payload(event_payload(session=session, kind=kind, event_id=event.id, created_at=now))
+    event = Event(id=event_id, client_id=client_id, session_id=session_id, kind=kind)
+    event.body = serialize_payload(payload)
     try:
         with transaction.atomic():
             event.save(force_insert=True)
     except IntegrityError:
         return None
-    if session.webhook_url:
+    if webhook_url:
         delivery = Delivery.objects.create(
-            event=event, url=session.webhook_url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now
+            event=event, url=webhook_url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now
         )
         transaction.on_commit(partial(_enqueue, delivery.pk))
     return event
@@ -199,8 +158,6 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | None:
 
 
 def _send(*, delivery: Delivery) -> outbound.OutboundResult:
-    from clients.services import api_key_plaintext, client_webhook_secret
-
     event = delivery.event
     try:
         headers = signing.signed_headers(
@@ -288,8 +245,8 @@ def deliveries_sweep(*, batch_size: int | None = None) -> list:
     """Queue deliveries that are due, not leased and not already waiting on the
     broker. Returns their ids (queued after commit)."""
     now = timezone.now()
-    batch_size = batch_size or getattr(settings, "WEBHOOK_SWEEP_BATCH_SIZE", 200)
-    requeue_after = timedelta(seconds=getattr(settings, "WEBHOOK_REQUEUE_AFTER_SECONDS", 60))
+    batch_size = batch_size or settings.WEBHOOK_SWEEP_BATCH_SIZE
+    requeue_after = timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS)
     due = (
         Delivery.objects.filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))

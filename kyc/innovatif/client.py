@@ -9,7 +9,6 @@ request bodies or decrypted data.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
@@ -19,7 +18,8 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
-from .crypto import EnvelopeError, open_envelope, request_time_now, seal, sign
+from .credentials import Credentials, credentials_live, credentials_sandbox
+from .crypto import EnvelopeError, open_envelope, request_time_now, seal
 
 logger = logging.getLogger(__name__)
 
@@ -36,61 +36,6 @@ ERROR_DESCRIPTIONS = {
 UNAVAILABLE_CODES = {"105"}
 # Some answers carry an error_code field even on success.
 NO_ERROR_CODES = {"", "0", "00", "000", "200", "None"}
-
-
-@dataclass(frozen=True, repr=False)
-class Credentials:
-    api_key: str
-    md5_key: str
-    package_name: str
-    ciphertext: str
-
-    def __repr__(self) -> str:
-        # Only the public half; api_key/md5_key/ciphertext never reach logs or tracebacks.
-        return f"Credentials(package_name={self.package_name!r})"
-
-    __str__ = __repr__
-
-    def sign(self, *, ref_id: str, request_time: str) -> str:
-        return sign(
-            api_key=self.api_key,
-            md5_key=self.md5_key,
-            package_name=self.package_name,
-            ref_id=ref_id,
-            request_time=request_time,
-        )
-
-
-def credentials_live() -> Credentials:
-    return Credentials(
-        api_key=settings.INNOVATIF_API_KEY,
-        md5_key=settings.INNOVATIF_MD5_KEY,
-        package_name=settings.INNOVATIF_PACKAGE_NAME,
-        ciphertext=settings.INNOVATIF_CIPHERTEXT,
-    )
-
-
-def credentials_sandbox() -> Credentials:
-    return Credentials(
-        api_key=settings.SANDBOX_API_KEY,
-        md5_key=settings.SANDBOX_MD5_KEY,
-        package_name=settings.SANDBOX_PACKAGE_NAME,
-        ciphertext=settings.SANDBOX_CIPHERTEXT,
-    )
-
-
-def credentials_for_api_key(api_key: str) -> Credentials | None:
-    """The credential set an inbound envelope's ``api_key`` belongs to. Live is
-    checked first (in the embedded default both sets are the same)."""
-    if not isinstance(api_key, str) or not api_key:
-        return None
-    candidates = [credentials_live()]
-    if settings.SANDBOX_ENABLED:
-        candidates.append(credentials_sandbox())
-    for credentials in candidates:
-        if hmac.compare_digest(credentials.api_key.encode(), api_key.encode()):
-            return credentials
-    return None
 
 
 class InnovatifError(Exception):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 if TYPE_CHECKING:
-    from .client import Credentials
+    from .credentials import Credentials
 
 REQUEST_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 PROVIDER_TIME_ZONE = ZoneInfo("Asia/Kuala_Lumpur")

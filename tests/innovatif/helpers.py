@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 from requests.adapters import BaseAdapter
 
-from kyc.innovatif.client import Credentials
+from kyc.innovatif.credentials import Credentials
 
 
 def sandbox_credentials() -> Credentials:

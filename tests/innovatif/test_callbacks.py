@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from kyc.innovatif.callbacks import CallbackRejected, VerifiedCallback, parse_callback
+from kyc.innovatif.callback_body import CallbackBodyInvalid as CallbackRejected
+from kyc.innovatif.callback_body import VerifiedCallback, parse_callback
 from kyc.innovatif.crypto import encrypt, request_time_now, seal
 from kyc.innovatif.mapping import parse_result
 from tests.innovatif.helpers import sandbox_credentials
@@ -58,7 +59,7 @@ def test_accepts_a_valid_encrypted_callback():
 
 
 def test_live_credentials_are_chosen_by_api_key(settings):
-    from kyc.innovatif.client import credentials_live
+    from kyc.innovatif.credentials import credentials_live
 
     live = credentials_live()
     verified = parse_callback(envelope_bytes(signed_body(live), live), allow_plaintext=False)

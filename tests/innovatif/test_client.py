@@ -6,16 +6,13 @@ import requests
 from kyc.innovatif import client as client_module
 from kyc.innovatif.client import (
     CreateTransactionResult,
-    Credentials,
     InnovatifClient,
     InnovatifError,
     InnovatifRequestError,
     InnovatifUnavailable,
     client_for,
-    credentials_for_api_key,
-    credentials_live,
-    credentials_sandbox,
 )
+from kyc.innovatif.credentials import Credentials, credentials_for_api_key, credentials_live, credentials_sandbox
 from kyc.innovatif.crypto import open_envelope, seal, sign
 from sandbox.models import SandboxTransaction
 from tests.innovatif.helpers import canned_session, sandbox_credentials
@@ -383,7 +380,7 @@ def test_logs_carry_no_secrets_or_data(caplog):
 
 def test_end_to_end_over_http(sandbox_env, recorder):
     """Client -> sandbox -> onboarding page -> /complete -> callback -> get-status."""
-    from kyc.innovatif.callbacks import parse_callback
+    from kyc.innovatif.callback_body import parse_callback
     from kyc.innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, parse_result
 
     client = client_for(is_test=True)

@@ -7,7 +7,7 @@ import requests
 
 from billing.models import LedgerEntry
 from kyc.innovatif import crypto
-from kyc.innovatif.client import credentials_sandbox
+from kyc.innovatif.credentials import credentials_sandbox
 from kyc.models import KycSession, ProviderCallback
 from webhooks.models import Event
 

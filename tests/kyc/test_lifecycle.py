@@ -103,7 +103,7 @@ def test_orphaned_creation_is_failed_and_its_hold_released(api, funded, valid_bo
     )
     assert Hold.objects.get(session=session).status == Hold.Status.OPEN
     age(session, minutes=10)
-    tasks.poll_stale_sessions()
+    tasks.fail_orphaned_sessions()
     session.refresh_from_db()
     assert session.status == "failed"
     assert Hold.objects.get(session=session).status == Hold.Status.RELEASED

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from kyc.innovatif.callbacks import parse_callback
+from kyc.innovatif.callback_body import parse_callback
 from kyc.innovatif.mapping import parse_result
 from sandbox import specimens
 from sandbox.models import SandboxTransaction

@@ -10,7 +10,8 @@ from django.urls import reverse
 from kyc.models import KycSession
 from webhooks.admin import EventInline
 from webhooks.models import Delivery, Event
-from webhooks.services import delivery_attempt, event_record
+from kyc.services import session_event_record as event_record
+from webhooks.services import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

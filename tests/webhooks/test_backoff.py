@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from webhooks.models import Delivery, Event
-from webhooks.services import backoff_seconds, delivery_attempt, event_record, retry_schedule
+from kyc.services import session_event_record as event_record
+from webhooks.services import backoff_seconds, delivery_attempt, retry_schedule
 
 HOUR = 3600
 

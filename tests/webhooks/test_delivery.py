@@ -16,7 +16,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from clients.services import client_webhook_secret, client_rotate_webhook_secret
 from webhooks import services, tasks
 from webhooks.models import Attempt, Delivery, Event
-from webhooks.services import delivery_attempt, delivery_resend, event_record
+from kyc.services import session_event_record as event_record
+from webhooks.services import delivery_attempt, delivery_resend
 from webhooks.tasks import sweep_due_deliveries
 
 from .conftest import create_session

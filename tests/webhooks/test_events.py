@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from webhooks.models import Delivery, Event
-from webhooks.services import event_record
+from kyc.services import session_event_record as event_record
 
 pytestmark = pytest.mark.django_db
 

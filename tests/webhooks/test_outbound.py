@@ -6,7 +6,8 @@ import pytest
 
 from truestack import outbound
 from webhooks.models import Attempt, Delivery, Event
-from webhooks.services import delivery_attempt, event_record
+from kyc.services import session_event_record as event_record
+from webhooks.services import delivery_attempt
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from truestack.celery import app as celery_app
 from webhooks.models import Attempt, Delivery, Event
-from webhooks.services import event_record
+from kyc.services import session_event_record as event_record
 from webhooks.tasks import sweep_due_deliveries
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
+# Nothing here touches the disk: truestack/apps.py creates the folders when Django starts.
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="insecure-dev-secret-key-change-me")
 DEBUG = env.bool("DEBUG", default=False)
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "kyc",
     "webhooks",
     "sandbox",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -121,7 +122,6 @@ BILLING_TIME_ZONE = "Asia/Kuala_Lumpur"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = True
@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["truestack.negotiation.SafeJSONParser"],
-    "EXCEPTION_HANDLER": "truestack.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "truestack.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["truestack.ratelimit.ClientRateThrottle"],
@@ -187,7 +187,7 @@ SPECTACULAR_SETTINGS = {
     # Only /api/v1/ (the client API). No `servers`: paths resolve against whichever host serves
     # the schema, and nothing env-dependent ends up in docs/openapi.yaml.
     "PREPROCESSING_HOOKS": ["truestack.schema.client_api_only"],
-    "POSTPROCESSING_HOOKS": ["truestack.schema.add_webhook_component", "kyc.openapi.add_session_links"],
+    "POSTPROCESSING_HOOKS": ["kyc.openapi.add_webhook_component", "kyc.openapi.add_session_links"],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "TAGS": [{"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."}],
 }
@@ -200,8 +200,9 @@ SESSION_TTL = timedelta(hours=24)
 
 # --- Innovatif ----------------------------------------------------------------
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
-SANDBOX_BASE_URL = f"{PUBLIC_BASE_URL}/sandbox/innovatif/v1/gateway"
-INNOVATIF_BASE_URL = env("INNOVATIF_BASE_URL", default=SANDBOX_BASE_URL).rstrip("/")
+# The built-in sandbox gateway: the default for both URLs below.
+_built_in_sandbox_url = f"{PUBLIC_BASE_URL}/sandbox/innovatif/v1/gateway"
+INNOVATIF_BASE_URL = env("INNOVATIF_BASE_URL", default=_built_in_sandbox_url).rstrip("/")
 INNOVATIF_API_KEY = env("INNOVATIF_API_KEY", default="SANDBOXapikey0123456789abcdefXYZ")
 INNOVATIF_MD5_KEY = env("INNOVATIF_MD5_KEY", default="SANDBOXmd5key0123456789abcdefXYZ")
 INNOVATIF_PACKAGE_NAME = env("INNOVATIF_PACKAGE_NAME", default="truestack.gateway.sandbox")
@@ -220,7 +221,7 @@ SANDBOX_API_KEY = env("SANDBOX_API_KEY", default="SANDBOXapikey0123456789abcdefX
 SANDBOX_MD5_KEY = env("SANDBOX_MD5_KEY", default="SANDBOXmd5key0123456789abcdefXYZ")
 SANDBOX_PACKAGE_NAME = env("SANDBOX_PACKAGE_NAME", default="truestack.gateway.sandbox")
 SANDBOX_CIPHERTEXT = env("SANDBOX_CIPHERTEXT", default="MTIzNDU2Nzg5MDEy")
-SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=SANDBOX_BASE_URL).rstrip("/")
+SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=_built_in_sandbox_url).rstrip("/")
 # The sandbox only calls back URLs under this prefix (it must not become an open relay).
 SANDBOX_CALLBACK_URL_PREFIX = env("SANDBOX_CALLBACK_URL_PREFIX", default=PUBLIC_BASE_URL)
 
@@ -228,6 +229,10 @@ SANDBOX_CALLBACK_URL_PREFIX = env("SANDBOX_CALLBACK_URL_PREFIX", default=PUBLIC_
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.0)
 SANDBOX_REFUSE_CONNECTIONS = env.bool("SANDBOX_REFUSE_CONNECTIONS", default=False)
+
+# --- Billing --------------------------------------------------------------------
+# Price of a completed live session for a client without pricing tiers.
+BILLING_DEFAULT_CREDITS_PER_SESSION = env.int("BILLING_DEFAULT_CREDITS_PER_SESSION", default=50)
 
 # --- Outbound webhooks ----------------------------------------------------------
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
@@ -252,8 +257,6 @@ if REDIS_URL:
 else:
     # Embedded broker: a folder of message files shared by every local process.
     _broker_dir = DATA_DIR / "broker"
-    for _folder in ("queue", "processed", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -280,8 +283,10 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "kyc-poll-stale-sessions": {"task": "kyc.tasks.poll_stale_sessions", "schedule": schedule(60)},
+    "kyc-fail-orphaned-sessions": {"task": "kyc.tasks.fail_orphaned_sessions", "schedule": schedule(60)},
     "kyc-expire-sessions": {"task": "kyc.tasks.expire_sessions", "schedule": schedule(60)},
     "kyc-reprocess-callbacks": {"task": "kyc.tasks.reprocess_callbacks", "schedule": schedule(60)},
+    "kyc-purge-idempotency-records": {"task": "kyc.tasks.purge_idempotency_records", "schedule": schedule(60)},
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),

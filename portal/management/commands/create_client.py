@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
+from billing.services import credit_add
 from clients.models import Client
 from clients.services import client_create
 from truestack.errors import ApplicationError
@@ -29,20 +30,13 @@ class Command(BaseCommand):
     def handle(self, *args, code, name, allow_overdraft, email, credits, **options):
         if credits < 0:
             raise CommandError("--credits must be zero or a positive number of credits.")
-        credit_add = None
-        if credits:
-            # Imported here so the command works whether or not billing is loaded yet.
-            try:
-                from billing.services import credit_add
-            except ImportError as exc:
-                raise CommandError(f"--credits needs billing.services.credit_add ({exc}).") from exc
         if Client.objects.filter(code=code).exists():
             raise CommandError(f"A client with code {code!r} already exists.")
         try:
             # Client and opening balance together, or neither.
             with transaction.atomic():
                 client = client_create(code=code, name=name, allow_overdraft=allow_overdraft, contact_email=email)
-                if credit_add is not None:
+                if credits:
                     credit_add(client=client, credits=credits, kind="topup", description="Opening balance")
         except ValidationError as exc:
             raise CommandError(f"Invalid client: {_validation_message(exc)}") from exc

@@ -12,6 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
+from billing.models import LedgerEntry
+from billing.selectors import balance_get
+from billing.services import credit_add
 from clients.models import ApiKey, Client
 from clients.selectors import api_key_get_for_auth
 from clients.services import api_key_create, client_create
@@ -99,24 +102,13 @@ class Command(BaseCommand):
         except IntegrityError:
             return Client.objects.get(code=DEMO_CLIENT_CODE)
 
-    def _ensure_opening_balance(self, client: Client):
-        from billing.models import LedgerEntry
-
+    def _ensure_opening_balance(self, client: Client) -> None:
         if LedgerEntry.objects.filter(client=client).exists():
-            return
-        try:
-            from billing.services import credit_add
-        except ImportError:
-            self.stderr.write("billing.services.credit_add is not available; the demo client has no opening balance.")
             return
         credit_add(client=client, credits=DEMO_OPENING_CREDITS, kind="topup", description="Opening balance")
 
     @staticmethod
-    def _balance(client: Client) -> int | None:
-        try:
-            from billing.selectors import balance_get
-        except ImportError:
-            return None
+    def _balance(client: Client) -> int:
         return balance_get(client=client)
 
     def _ensure_keys(self, client: Client) -> dict:

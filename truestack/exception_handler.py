@@ -1,32 +1,16 @@
-"""Every error under /api/ is JSON `{"error": CODE, "message": text}`."""
+"""The DRF exception handler: every error under /api/ is JSON
+`{"error": CODE, "message": text}` (the envelope is built in truestack/errors.py)."""
 
 import logging
 
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import ApplicationError
+from .errors import ApplicationError, error_body
 
 logger = logging.getLogger(__name__)
-
-_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    500: "SERVER_ERROR",
-}
-
-
-def error_body(status_code: int, message: str, code: str | None = None, **extra) -> dict:
-    return {"error": code or _CODES.get(status_code, "ERROR"), "message": message, **extra}
 
 
 def _message(exc: exceptions.APIException) -> str:
@@ -70,7 +54,3 @@ def api_exception_handler(exc, context):
         return response
     logger.exception("Unhandled API error")
     return Response(error_body(500, "Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-
-
-def json_error_response(status_code: int, message: str, code: str | None = None, **extra) -> JsonResponse:
-    return JsonResponse(error_body(status_code, message, code, **extra), status=status_code)

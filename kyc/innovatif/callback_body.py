@@ -11,13 +11,13 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from .client import Credentials, credentials_for_api_key
+from .credentials import Credentials, credentials_for_api_key
 from .crypto import EnvelopeError, open_envelope
 
 REQUIRED_FIELDS = ("ref_id", "onboarding_id", "request_time", "signature", "status")
 
 
-class CallbackRejected(Exception):
+class CallbackBodyInvalid(Exception):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
@@ -33,46 +33,46 @@ class VerifiedCallback:
 
 
 def parse_callback(raw_body: bytes, *, allow_plaintext: bool) -> VerifiedCallback:
-    """Decrypt and verify a callback body; raise ``CallbackRejected`` with a short
+    """Decrypt and verify a callback body; raise ``CallbackBodyInvalid`` with a short
     reason (never containing decrypted data) when it cannot be trusted."""
     try:
         envelope = json.loads(raw_body)
     except (ValueError, TypeError):
-        raise CallbackRejected("body is not JSON") from None
+        raise CallbackBodyInvalid("body is not JSON") from None
     if not isinstance(envelope, dict):
-        raise CallbackRejected("body is not a JSON object")
+        raise CallbackBodyInvalid("body is not a JSON object")
 
     if isinstance(envelope.get("data"), str):
         credentials = credentials_for_api_key(envelope.get("api_key"))
         if credentials is None:
-            raise CallbackRejected("unknown api_key")
+            raise CallbackBodyInvalid("unknown api_key")
         try:
             body = open_envelope(envelope, credentials)
         except EnvelopeError:
-            raise CallbackRejected("body could not be decrypted") from None
+            raise CallbackBodyInvalid("body could not be decrypted") from None
     else:
         if not allow_plaintext:
-            raise CallbackRejected("unencrypted body not allowed")
+            raise CallbackBodyInvalid("unencrypted body not allowed")
         body = envelope["data"] if isinstance(envelope.get("data"), dict) else envelope
         credentials = credentials_for_api_key(body.get("api_key") or envelope.get("api_key"))
         if credentials is None:
-            raise CallbackRejected("unknown api_key")
+            raise CallbackBodyInvalid("unknown api_key")
 
     missing = [name for name in REQUIRED_FIELDS if body.get(name) in (None, "")]
     if missing:
-        raise CallbackRejected(f"missing fields: {', '.join(missing)}")
+        raise CallbackBodyInvalid(f"missing fields: {', '.join(missing)}")
     if not all(isinstance(body[name], str) for name in ("ref_id", "onboarding_id", "request_time", "signature")):
-        raise CallbackRejected("ref_id, onboarding_id, request_time and signature must be strings")
+        raise CallbackBodyInvalid("ref_id, onboarding_id, request_time and signature must be strings")
     inner_key = body.get("api_key")
     if inner_key not in (None, "") and not hmac.compare_digest(str(inner_key).encode(), credentials.api_key.encode()):
-        raise CallbackRejected("api_key mismatch")
+        raise CallbackBodyInvalid("api_key mismatch")
     package_name = body.get("package_name")
     if package_name not in (None, "") and package_name != credentials.package_name:
-        raise CallbackRejected("package_name mismatch")
+        raise CallbackBodyInvalid("package_name mismatch")
 
     expected = credentials.sign(ref_id=body["ref_id"], request_time=body["request_time"])
     if not hmac.compare_digest(expected.encode(), body["signature"].encode()):
-        raise CallbackRejected("bad signature")
+        raise CallbackBodyInvalid("bad signature")
 
     return VerifiedCallback(
         credentials=credentials,
