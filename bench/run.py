@@ -450,7 +450,7 @@ def wait_http(url: str, *, timeout: float, children: Children, name: str) -> Non
         try:
             if session.get(url, timeout=2).status_code < 500:
                 return
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception:  # noqa: BLE001, S110 - not listening yet
             pass
         time.sleep(0.25)
     raise SystemExit(f"{name} did not answer {url} within {timeout:.0f}s:\n{_tail(children.log_dir / f'{name}.log')}")
@@ -1409,7 +1409,7 @@ def print_table(results: dict) -> None:
     )
     print(header)
     print("-" * len(header))
-    for key, row in results.get("summary", {}).items():
+    for row in results.get("summary", {}).values():
         runs = ",".join(f"{v:.0f}" for v in row["rps_runs"]) + ("*" if row.get("noisy_runs") else "")
         qrt = f"{row['queries']}/{row['round_trips']}" if "queries" in row else "-"
         ratio = f"{row['vs_floor'] * 100:.0f}%" if "vs_floor" in row else "-"
@@ -1495,7 +1495,7 @@ def parse_args(argv=None):
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
         help="Redis database for the run; it is FLUSHED",
     )
-    parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
+    parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))  # noqa: S108 - benchmark scratch
     parser.add_argument(
         "--port-base",
         type=int,

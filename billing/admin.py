@@ -23,6 +23,7 @@ The page itself is reverse("admin:clients_client_topup", args=[client.pk]).
 """
 
 import uuid
+from itertools import pairwise
 
 from django import forms
 from django.contrib import admin, messages
@@ -56,7 +57,7 @@ def _check_tier_ranges(tiers: list[tuple[str, int, int | None]]) -> list[str]:
         if high is not None and high < low:
             errors.append(f"{name}: the last ordinal ({high}) is below the first ({low}).")
     ordered = sorted(tiers, key=lambda t: t[1])
-    for (name_a, _, high_a), (name_b, low_b, _) in zip(ordered, ordered[1:]):
+    for (name_a, _, high_a), (name_b, low_b, _) in pairwise(ordered):
         if high_a is None or high_a >= low_b:
             errors.append(f"Tiers {name_a!r} and {name_b!r} overlap: each ordinal may have one price.")
     return errors

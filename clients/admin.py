@@ -93,7 +93,7 @@ class ClientAdmin(admin.ModelAdmin):
             return "—"
         try:
             return _mask_secret(decrypt_secret(obj.webhook_secret_encrypted))
-        except Exception:
+        except Exception:  # noqa: BLE001 - an undecryptable secret must not break the page
             return "(cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS)"
 
     def get_fieldsets(self, request, obj=None):

@@ -23,7 +23,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         try:
             raw_key = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(INVALID_KEY)
+            raise exceptions.AuthenticationFailed(INVALID_KEY) from None
         if not raw_key.startswith(("ts_live_", "ts_test_")):
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         api_key = api_key_get_for_auth(raw_key=raw_key)

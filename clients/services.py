@@ -24,7 +24,8 @@ def api_key_digest(raw_key: str) -> str:
 def _new_raw_key(environment: str) -> str:
     # token_urlsafe(24) yields exactly 32 URL-safe characters.
     random_part = secrets.token_urlsafe(24)
-    assert len(random_part) == KEY_RANDOM_LENGTH
+    if len(random_part) != KEY_RANDOM_LENGTH:
+        raise RuntimeError("token_urlsafe(24) did not yield 32 characters")
     return f"ts_{environment}_{random_part}"
 
 

@@ -1,7 +1,7 @@
 """Reconciliation listing: the client's sessions, newest first, cursor-paginated."""
 
 import re
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -26,8 +26,8 @@ class SessionCursorPagination(CursorPagination):
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)
-        except Exception:
-            raise BadRequest("cursor is invalid or expired")
+        except Exception:  # noqa: BLE001 - any undecodable cursor is the client's error
+            raise BadRequest("cursor is invalid or expired") from None
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -43,15 +43,15 @@ def _parse_instant(name: str, value: str):
         if parsed is None:
             day = parse_date(value)
             if day is not None:
-                parsed = datetime.combine(day, time.min, tzinfo=timezone.utc)
+                parsed = datetime.combine(day, time.min, tzinfo=UTC)
         if parsed is None:
             raise ValueError(value)
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         # In UTC, so the database never sees an offset it cannot represent.
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time") from None
 
 
 def sessions_for_listing(*, client, params) -> QuerySet:

@@ -183,3 +183,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="unique_idempotency_key_per_client")]
+
+    def __str__(self):
+        return f"Idempotency-Key {self.key!r} of client {self.client_id}"

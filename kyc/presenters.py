@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from truestack.formats import iso_utc as iso
 from truestack.formats import without_separators
-
 from webhooks.models import Event
 
 from .documents import document_endpoint_urls, image_urls

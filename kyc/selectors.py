@@ -10,7 +10,7 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
     try:
         pk = uuid.UUID(str(session_id))
     except ValueError:
-        raise NotFound("Session not found")
+        raise NotFound("Session not found") from None
     try:
         return (
             KycSession.objects.exclude(status=KycSession.Status.FAILED)
@@ -18,4 +18,4 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
             .get(pk=pk, client=client)
         )
     except KycSession.DoesNotExist:
-        raise NotFound("Session not found")
+        raise NotFound("Session not found") from None

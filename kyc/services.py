@@ -134,11 +134,11 @@ def session_create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession
     except InnovatifError as exc:
         logger.warning("provider create-transaction failed ref_id=%s code=%s", session.ref_id, exc.code)
         _mark_failed(session=session, error=f"{exc.code}: {exc.description}")
-        raise GatewayError("Failed to initiate KYC session")
-    except Exception:
+        raise GatewayError("Failed to initiate KYC session") from None
+    except Exception:  # any crash here is a 502; logged with its traceback
         logger.exception("provider create-transaction crashed ref_id=%s", session.ref_id)
         _mark_failed(session=session, error="unexpected error calling the provider")
-        raise GatewayError("Failed to initiate KYC session")
+        raise GatewayError("Failed to initiate KYC session") from None
     session.provider_ref_id = created.ref_id
     session.onboarding_id = created.onboarding_id
     session.onboarding_url = created.onboarding_url

@@ -19,8 +19,8 @@ def innovatif_callback(request):
         callback_process(callback=callback)
     except CallbackRefused as exc:
         return JsonResponse({"success": False, "message": exc.reason}, status=exc.status_code)
-    except Exception:
-        # Stored durably; the reprocess job retries it. Tell the provider it was received.
+    except Exception:  # noqa: BLE001 - stored durably; the reprocess job retries it
+        # Tell the provider it was received.
         return JsonResponse({"success": True, "message": "Received"}, status=202)
     return JsonResponse({"success": True, "message": "OK"})
 

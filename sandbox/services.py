@@ -18,12 +18,12 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from PIL import Image, UnidentifiedImageError
 from django.conf import settings
 from django.db import IntegrityError
 from django.db import transaction as db_transaction
 from django.db.models import F
 from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
 
 from kyc.innovatif.credentials import Credentials, credentials_sandbox
 from kyc.innovatif.crypto import (
@@ -124,7 +124,7 @@ def gateway_faults() -> None:
     if latency_ms > 0:
         time.sleep(min(latency_ms, 120_000) / 1000)
     rate = settings.SANDBOX_FAILURE_RATE
-    if rate > 0 and random.random() < rate:
+    if rate > 0 and random.random() < rate:  # noqa: S311 - fault injection, not security
         raise SandboxRefusal("105")
 
 

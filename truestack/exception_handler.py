@@ -52,5 +52,5 @@ def api_exception_handler(exc, context):
     if response is not None:
         response.data = error_body(response.status_code, _message(exc))
         return response
-    logger.exception("Unhandled API error")
+    logger.error("Unhandled API error", exc_info=exc)
     return Response(error_body(500, "Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)

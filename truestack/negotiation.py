@@ -20,4 +20,4 @@ class SafeJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON nested too deeply")
+            raise exceptions.ParseError("JSON nested too deeply") from None

@@ -78,7 +78,7 @@ def lease_seconds() -> float:
 def _enqueue(delivery_id) -> None:
     try:
         tasks.deliver.delay(str(delivery_id))
-    except Exception:  # noqa: BLE001 - the broker may be down; the sweep queues it again later
+    except Exception:
         logger.warning("webhook delivery %s could not be queued; the sweep will retry", delivery_id, exc_info=True)
 
 
@@ -169,7 +169,7 @@ def _send(*, delivery: Delivery) -> outbound.OutboundResult:
             delivery_id=str(delivery.id),
             timestamp=timezone.now(),
         )
-    except Exception:  # noqa: BLE001 - e.g. an encryption key rotated away; retried like a network error
+    except Exception:
         logger.exception("webhook delivery %s: could not sign", delivery.pk)
         return outbound.OutboundResult(error="internal: could not sign the request")
     return outbound.post(delivery.url, body=bytes(event.body), headers=headers)
@@ -195,7 +195,7 @@ def delivery_attempt(*, delivery_id) -> str:
 
     try:
         result = _send(delivery=delivery)
-    except Exception as exc:  # noqa: BLE001 - whatever happens, the attempt is recorded and retried
+    except Exception as exc:
         logger.exception("webhook delivery %s: unexpected error while sending", delivery.pk)
         result = outbound.OutboundResult(error=f"internal error: {exc.__class__.__name__}")
 

@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kyc.models import KycSession
+from kyc.services import session_event_record as event_record
 from webhooks.admin import EventInline
 from webhooks.models import Delivery, Event
-from kyc.services import session_event_record as event_record
 from webhooks.services import delivery_attempt
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from webhooks.models import Delivery, Event
 from kyc.services import session_event_record as event_record
+from webhooks.models import Delivery, Event
 from webhooks.services import backoff_seconds, delivery_attempt, retry_schedule
 
 HOUR = 3600

@@ -13,10 +13,10 @@ from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from clients.services import client_webhook_secret, client_rotate_webhook_secret
+from clients.services import client_rotate_webhook_secret, client_webhook_secret
+from kyc.services import session_event_record as event_record
 from webhooks import services, tasks
 from webhooks.models import Attempt, Delivery, Event
-from kyc.services import session_event_record as event_record
 from webhooks.services import delivery_attempt, delivery_resend
 from webhooks.tasks import sweep_due_deliveries
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from webhooks.models import Delivery, Event
 from kyc.services import session_event_record as event_record
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 

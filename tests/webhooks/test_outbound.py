@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+from kyc.services import session_event_record as event_record
 from truestack import outbound
 from webhooks.models import Attempt, Delivery, Event
-from kyc.services import session_event_record as event_record
 from webhooks.services import delivery_attempt
 
 

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kyc.services import session_event_record as event_record
 from truestack.celery import app as celery_app
 from webhooks.models import Attempt, Delivery, Event
-from kyc.services import session_event_record as event_record
 from webhooks.tasks import sweep_due_deliveries
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """Embedded default (`make run`): no servers needed, provider sandbox on."""
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = env.bool("DEBUG", default=True)

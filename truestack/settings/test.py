@@ -2,7 +2,7 @@
 point at real servers. Tasks are run explicitly by the tests (or by a real worker
 process in the worker tests), so the broker is in memory unless Redis is given."""
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import REDIS_URL, env
 
 DEBUG = False

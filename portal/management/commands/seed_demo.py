@@ -20,7 +20,7 @@ from clients.selectors import api_key_get_for_auth
 from clients.services import api_key_create, client_create
 
 DEMO_USERNAME = "admin"
-DEMO_PASSWORD_DEFAULT = "truestack-demo"
+DEMO_PASSWORD_DEFAULT = "truestack-demo"  # noqa: S105 - the documented demo login; refused in production
 DEMO_CLIENT_CODE = "DEMO_CLI"
 DEMO_CLIENT_NAME = "Demo Lender Sdn Bhd"
 DEMO_OPENING_CREDITS = 1000
