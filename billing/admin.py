@@ -69,7 +69,8 @@ class PricingTierForm(forms.ModelForm):
         fields = ["client", "name", "min_volume", "max_volume", "credits_per_session"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         client = data.get("client")
         low = data.get("min_volume")
         if client is None or low is None:
@@ -128,7 +129,7 @@ class PricingTierInline(admin.TabularInline):
 
 # --- ledger -----------------------------------------------------------------------
 
-LEDGER_FIELDS = [
+LEDGER_FIELDS = (
     "created_at",
     "kind",
     "amount",
@@ -138,13 +139,14 @@ LEDGER_FIELDS = [
     "session",
     "description",
     "created_by",
-]
+)
 
 
 class LatestLedgerFormSet(BaseInlineFormSet):
     def get_queryset(self):
         if not hasattr(self, "_queryset"):
-            self._queryset = self.queryset.select_related("session", "created_by").order_by("-id")[:LEDGER_INLINE_LIMIT]
+            latest = super().get_queryset().select_related("session", "created_by").order_by("-id")
+            self._queryset = latest[:LEDGER_INLINE_LIMIT]
         return self._queryset
 
 
@@ -207,7 +209,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     search_fields = ["client__code", "client__name", "description", "=session__id"]
     date_hierarchy = "created_at"
     ordering = ["-id"]
-    fields = ["client"] + LEDGER_FIELDS
+    fields = ("client", *LEDGER_FIELDS)
     readonly_fields = fields
     show_full_result_count = False
 
@@ -228,7 +230,7 @@ class HoldAdmin(ReadOnlyAdmin):
     list_select_related = ["client", "session"]
     search_fields = ["client__code", "=session__id"]
     ordering = ["-id"]
-    readonly_fields = ["client", "session", "amount", "status", "created_at", "settled_at"]
+    readonly_fields = ("client", "session", "amount", "status", "created_at", "settled_at")
     fields = readonly_fields
 
 
@@ -246,7 +248,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     list_select_related = ["client"]
     search_fields = ["client__code", "client__name"]
     ordering = ["client__code"]
-    fields = [
+    fields = (
         "client",
         "balance",
         "held",
@@ -254,7 +256,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
         "mtd_sessions_display",
         "mtd_credits_display",
         "updated_at",
-    ]
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -327,7 +329,8 @@ class TopUpForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == LedgerEntry.Kind.ADJUSTMENT and not (data.get("description") or "").strip():
             self.add_error("description", "Say why: an adjustment needs a description.")
         return data

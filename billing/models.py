@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+DESCRIPTION_MAX_LENGTH = 255
+
 
 class CreditAccount(models.Model):
     """The cached balance of a client, locked (SELECT … FOR UPDATE) by every
@@ -42,7 +44,7 @@ class LedgerEntry(models.Model):
     month_ordinal = models.PositiveIntegerField(
         null=True, blank=True, help_text="For usage: the session's ordinal in its billing month."
     )
-    description = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -8,6 +8,7 @@ billing paths can never deadlock each other.
 """
 
 import logging
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum, Window
 from django.utils import timezone
 
+from clients.models import Client
 from truestack.errors import BadRequest, InsufficientCredits
 
-from .models import CreditAccount, Hold, LedgerEntry, PricingTier
+from .models import DESCRIPTION_MAX_LENGTH, CreditAccount, Hold, LedgerEntry, PricingTier
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +50,8 @@ def billing_month_bounds(*, at: datetime | None = None) -> tuple[datetime, datet
 # --- accounts -----------------------------------------------------------------
 
 
-def _client_id(client) -> object:
-    return getattr(client, "pk", client)
+def _client_id(client: Client | uuid.UUID | str) -> uuid.UUID | str:
+    return client.pk if isinstance(client, Client) else client
 
 
 def _create_account(client_id) -> None:
@@ -250,7 +252,7 @@ def credit_add(
     elif credits <= 0:
         raise BadRequest(f"A {kind} must be a positive number of credits")
     description = (description or "").strip()
-    if len(description) > LedgerEntry._meta.get_field("description").max_length:
+    if len(description) > DESCRIPTION_MAX_LENGTH:
         raise BadRequest("description is too long (255 characters at most)")
 
     client_id = _client_id(client)

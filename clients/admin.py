@@ -10,9 +10,11 @@ it through the hook points: `ClientAdmin.inlines` (a tuple), buttons in
 `ClientAdmin.get_object_tools` and pages in `ClientAdmin.get_extra_urls`."""
 
 import secrets
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -22,7 +24,7 @@ from django.utils.html import format_html
 
 from truestack.crypto import decrypt_secret
 
-from .models import ApiKey, Client
+from .models import LABEL_MAX_LENGTH, ApiKey, Client
 from .services import api_key_create, api_key_revoke, client_create, client_rotate_webhook_secret
 
 
@@ -37,7 +39,7 @@ class ApiKeyGenerateForm(forms.Form):
         initial=ApiKey.Environment.LIVE,
         help_text="Live keys are billed and use the real provider; test keys are free and use the provider sandbox.",
     )
-    label = forms.CharField(max_length=100, required=False, help_text="A note to recognise the key by.")
+    label = forms.CharField(max_length=LABEL_MAX_LENGTH, required=False, help_text="A note to recognise the key by.")
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -69,12 +71,13 @@ class ApiKeyInline(admin.TabularInline):
 
 
 class ClientAdmin(admin.ModelAdmin):
-    list_display: tuple = ("code", "name", "status", "overdraft", "created_at")
+    # Widened so portal/admin.py can add columns (the stubs expect str-returning callables only).
+    list_display: tuple[Any, ...] = ("code", "name", "status", "overdraft", "created_at")
     list_filter = ("status",)
     search_fields = ("code", "name", "contact_email")
     ordering = ("code",)
     # Other apps' inlines (credits, sessions) are appended to this tuple.
-    inlines: tuple = (ApiKeyInline,)
+    inlines: ClassVar[tuple[type[InlineModelAdmin], ...]] = (ApiKeyInline,)
     add_fields = ("code", "name", "allow_overdraft", "contact_email", "notes")
     fieldsets = (
         (None, {"fields": ("code", "name", "status", "allow_overdraft", "contact_email", "notes")}),

@@ -6,6 +6,9 @@ from django.db import models
 CLIENT_CODE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_]{2,16}$", "2 to 16 letters, digits or underscores.")
 
 
+LABEL_MAX_LENGTH = 100
+
+
 class Client(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -66,7 +69,7 @@ class ApiKey(models.Model):
     key_encrypted = models.TextField(editable=False)
     prefix = models.CharField(max_length=16, editable=False, help_text="Shown for recognition, e.g. ts_live_AbCd")
     last_four = models.CharField(max_length=4, editable=False)
-    label = models.CharField(max_length=100, blank=True)
+    label = models.CharField(max_length=LABEL_MAX_LENGTH, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -27,7 +27,7 @@ class SessionListCreateApi(ClientApiView):
     def get(self, request):
         paginator = SessionCursorPagination()
         queryset = sessions_for_listing(client=request.user, params=request.query_params)
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response([presenters.session_summary(session) for session in page])
 
     @openapi.session_create

@@ -4,6 +4,7 @@ The stored row survives a failed apply; `callbacks_reprocess` retries it."""
 import hashlib
 import logging
 from datetime import timedelta
+from typing import NoReturn
 
 from django.conf import settings
 from django.utils import timezone
@@ -63,7 +64,7 @@ def _settle(callback: ProviderCallback, state: str, error: str = "", *, body: st
     callback.save(update_fields=_SETTLED_FIELDS)
 
 
-def _refuse(callback: ProviderCallback, status_code: int, reason: str):
+def _refuse(callback: ProviderCallback, status_code: int, reason: str) -> NoReturn:
     _settle(callback, ProviderCallback.State.REJECTED, reason, body=callback.body[:REJECTED_BODY_KEEP])
     logger.warning("provider callback %s refused: %s", callback.pk, reason)
     raise CallbackRefused(status_code, reason)

@@ -32,7 +32,8 @@ def uses_presigned_urls() -> bool:
 def expiring_url(path: str) -> str:
     """A URL valid for DOCUMENT_URL_TTL_SECONDS: presigned on S3, else signed by us."""
     if uses_presigned_urls():
-        return default_storage.url(path, expire=settings.DOCUMENT_URL_TTL_SECONDS)
+        # S3Storage.url() takes the expiry; Django's base Storage.url() does not.
+        return default_storage.url(path, expire=settings.DOCUMENT_URL_TTL_SECONDS)  # type: ignore[call-arg]
     token = signing.dumps(path, salt=_SIGNING_SALT, compress=True)
     return settings.PUBLIC_BASE_URL + reverse("kyc:signed-file", args=[token])
 

@@ -8,6 +8,7 @@ final (201, or a 400 the same body would always get); transient refusals (402,
 import hashlib
 import json
 import time
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -76,7 +77,8 @@ def run_idempotent(*, client, key: str, data, handler) -> tuple[int, dict, bool]
             if outcome is _GONE:
                 continue
             record = outcome
-        return record.response_status, record.response_body, True
+        # An answered record carries both (see _await_answer).
+        return cast(int, record.response_status), cast(dict, record.response_body), True
     else:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed")
 

@@ -533,7 +533,9 @@ class WebhookEventSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="Event id; the same on every retry of this event (deduplicate on it).")
     event = serializers.ChoiceField(choices=["kyc.session.completed", "kyc.session.expired"])
     timestamp = serializers.DateTimeField(help_text="When the event happened (UTC).")
-    data = WebhookEventDataSerializer()
+    # Named `data` by the contract; DRF's metaclass moves declared fields off the class,
+    # so it does not shadow Serializer.data at run time (the stubs cannot know).
+    data = WebhookEventDataSerializer()  # type: ignore[assignment]
 
     class Meta:
         ref_name = "WebhookEvent"

@@ -25,7 +25,7 @@ def innovatif_callback(request):
     return JsonResponse({"success": True, "message": "OK"})
 
 
-_STATUS_PAGE = {
+_STATUS_PAGE: dict[str, tuple[str, str]] = {
     KycSession.Status.PENDING: ("in_progress", "Verification in progress"),
     KycSession.Status.PROCESSING: ("in_progress", "Verification in progress"),
     KycSession.Status.EXPIRED: ("expired", "Verification expired"),

@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -451,7 +452,7 @@ def callback_target_allowed(url: str) -> bool:
 
 
 def _record_callback(txn_id: int, *, status_code: int | None, error: str, sent: bool) -> None:
-    values = {
+    values: dict[str, Any] = {
         "callback_last_status": status_code,
         "callback_last_error": error[:255],
         "callback_last_at": timezone.now(),

@@ -11,7 +11,7 @@ def local_dirs_create() -> None:
     folders = [Path(settings.STATIC_ROOT)]
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) != ":memory:":
-        folders.append(Path(database["NAME"]).parent)
+        folders.append(Path(str(database["NAME"])).parent)
     if settings.CELERY_BROKER_URL == "filesystem://":
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
         folders += [

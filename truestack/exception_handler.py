@@ -44,13 +44,13 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return Response(error_body(415, "Content-Type must be application/json"), status=415)
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 60)
+        wait = int(exc.wait or 60)  # type: ignore[attr-defined]  # set by Throttled.__init__, absent from the stubs
         response = Response(error_body(429, f"Rate limit exceeded; retry in {wait} seconds"), status=429)
         response["Retry-After"] = str(wait)
         return response
-    response = drf_exception_handler(exc, context)
-    if response is not None:
-        response.data = error_body(response.status_code, _message(exc))
-        return response
+    handled = drf_exception_handler(exc, context)
+    if handled is not None:
+        handled.data = error_body(handled.status_code, _message(exc))
+        return handled
     logger.error("Unhandled API error", exc_info=exc)
     return Response(error_body(500, "Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -109,8 +109,9 @@ def resolve_target(url: str) -> tuple[str, str, int, list[str]]:
         raise TargetRefused(f"DNS resolution failed: {exc.__class__.__name__}", permanent=False) from None
     addresses: list[str] = []
     for family, _type, _proto, _canon, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in addresses:
-            addresses.append(sockaddr[0])
+        address = str(sockaddr[0])
+        if family in (socket.AF_INET, socket.AF_INET6) and address not in addresses:
+            addresses.append(address)
     if not addresses:
         raise TargetRefused("DNS returned no usable address", permanent=False)
 

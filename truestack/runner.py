@@ -127,10 +127,14 @@ def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
 
 
 def stream(name: str, proc: subprocess.Popen) -> threading.Thread:
+    output = proc.stdout
+    if output is None:
+        raise ValueError(f"{name}: start the process with stdout=PIPE to stream it")
+
     def pump():
-        for raw in iter(proc.stdout.readline, b""):
+        for raw in iter(output.readline, b""):
             say(f"{name:<6}| {raw.decode(errors='replace').rstrip()}")
-        proc.stdout.close()
+        output.close()
 
     thread = threading.Thread(target=pump, name=f"stream-{name}", daemon=True)
     thread.start()

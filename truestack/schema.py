@@ -47,7 +47,9 @@ ERROR_CODES = (
 
 
 class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="Stable machine-readable code, e.g. `BAD_REQUEST`, `RATE_LIMITED`.")
+    error: serializers.Field = serializers.CharField(
+        help_text="Stable machine-readable code, e.g. `BAD_REQUEST`, `RATE_LIMITED`."
+    )
     message = serializers.CharField(help_text="Human-readable explanation; may change wording over time.")
 
     class Meta:

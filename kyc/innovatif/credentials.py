@@ -53,7 +53,7 @@ def credentials_sandbox() -> Credentials:
     )
 
 
-def credentials_for_api_key(api_key: str) -> Credentials | None:
+def credentials_for_api_key(api_key: object) -> Credentials | None:
     """The credential set an inbound envelope's ``api_key`` belongs to. Live is
     checked first (in the embedded default both sets are the same)."""
     if not isinstance(api_key, str) or not api_key:

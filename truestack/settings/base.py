@@ -3,6 +3,7 @@ environment (a `.env` file in the project root is read if present)."""
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import schedule
@@ -138,7 +139,7 @@ AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 3600
 AWS_S3_FILE_OVERWRITE = True
 if AWS_STORAGE_BUCKET_NAME:
-    DEFAULT_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage"}
+    DEFAULT_STORAGE: dict[str, Any] = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     # Image paths are deterministic per session: a second writer overwrites.
     DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"allow_overwrite": True}}
@@ -253,7 +254,7 @@ BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
 # --- Celery ---------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 3600}
 else:
     # Embedded broker: a folder of message files shared by every local process.
     _broker_dir = DATA_DIR / "broker"

@@ -3,7 +3,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clients.models import ApiKey, Client
+from clients.models import LABEL_MAX_LENGTH, ApiKey, Client
 from clients.services import api_key_create
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         client = Client.objects.filter(code=code).first()
         if client is None:
             raise CommandError(f"No client with code {code!r}.")
-        if len(label) > ApiKey._meta.get_field("label").max_length:
+        if len(label) > LABEL_MAX_LENGTH:
             raise CommandError("--label is at most 100 characters.")
         if not client.is_active:
             self.stderr.write(f"Warning: client {code} is suspended; the key will not authenticate until it is active.")
