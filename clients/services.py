@@ -1,5 +1,6 @@
 """Every write to clients and API keys."""
 
+import base64
 import hashlib
 import secrets
 from datetime import timedelta
@@ -30,8 +31,6 @@ def _new_raw_key(environment: str) -> str:
 
 
 def _new_webhook_secret() -> str:
-    import base64
-
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 

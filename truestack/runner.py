@@ -8,6 +8,7 @@ if one child dies, the others are stopped and the runner exits non-zero.
 Web runs as ONE gunicorn process with threads: without REDIS_URL the cache is
 in-process memory, which must be shared by every request."""
 
+import ctypes
 import json
 import os
 import signal
@@ -99,8 +100,6 @@ def process_commands(env: dict) -> dict[str, list[str]]:
 def _die_with_parent() -> None:
     # Linux: children get SIGTERM if the runner itself is killed (e.g. SIGKILL).
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
