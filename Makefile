@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench bench-quick migrate demo check schema clean
+.PHONY: run test lint bench bench-quick migrate demo check schema clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ run: $(STAMP)
 ## Run the whole test suite (SQLite unless DATABASE_URL/REDIS_URL are set).
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Format check, lint, import layers and types (what .ci/run checks after the tests).
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate
