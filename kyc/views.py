@@ -46,6 +46,10 @@ class EndUserStatus:
     progress: str  # not_started | started | done (`data-progress`)
     title: str
 
+    @property
+    def icon(self) -> str:
+        return self.progress if self.state == "in_progress" else self.state
+
 
 def end_user_status(session: KycSession, *, now: datetime) -> EndUserStatus:
     """What the end user is told about a session, in words."""
