@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client as BrowserClient
 from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
@@ -208,3 +210,33 @@ def test_staff_set_display_name_and_logo_on_the_client_page(admin_client, acme):
     html = admin_client.get(f"/admin/clients/client/{acme.pk}/change/").content.decode()
     assert 'enctype="multipart/form-data"' in html
     assert 'name="display_name"' in html and 'type="file" name="logo"' in html
+
+
+def _change_form_data(response) -> dict:
+    """Everything the admin change form would post back unchanged."""
+    data = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        forms += [management, *inline.formset.forms]
+    for form in forms:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if value is None or getattr(field.widget, "input_type", "") == "file":
+                continue
+            data[form.add_prefix(name)] = value
+    return data
+
+
+def test_staff_upload_a_logo_and_svg_is_refused(admin_client, acme, make_session):
+    url = f"/admin/clients/client/{acme.pk}/change/"
+    data = _change_form_data(admin_client.get(url))
+    svg = SimpleUploadedFile("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml")
+    refused = admin_client.post(url, {**data, "display_name": "Acme", "logo": svg})
+    assert refused.status_code == 200 and refused.context["adminform"].form.errors["logo"]
+    png = SimpleUploadedFile("logo.png", _png(), content_type="image/png")
+    assert admin_client.post(url, {**data, "display_name": "Acme", "logo": png}).status_code == 302
+    acme.refresh_from_db()
+    assert acme.display_name == "Acme" and acme.logo.name.endswith(".png")
+    response = BrowserClient().get(f"/r/{make_session().id}/logo")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == _png()
