@@ -1,5 +1,5 @@
-"""Non-API views: the provider callback endpoint, the end-user status page and
-signed image downloads."""
+"""Non-API views: the provider callback endpoint, the end-user status page (and
+the client's logo on it) and signed image downloads."""
 
 import mimetypes
 from dataclasses import dataclass
@@ -72,9 +72,10 @@ def end_user_status(session: KycSession, *, now: datetime) -> EndUserStatus:
 
 def _check_number(request) -> int:
     try:
-        return max(0, int(request.GET.get("check", "0")))
+        check = int(request.GET.get("check", "0"))
     except ValueError:
         return 0
+    return min(max(check, 0), NOSCRIPT_CHECKS)
 
 
 @require_GET

@@ -101,6 +101,8 @@ def test_noscript_checking_backs_off_then_stops_with_check_again(client, make_se
     assert '<p class="muted" id="check-again">' in html
     assert f'<a href="/r/{session.id}">Check again</a>' in html
     assert '<p class="muted" id="auto-note" hidden>' in html
+    for odd in ("99999999999", "-3", "x"):
+        assert client.get(f"/r/{session.id}?check={odd}").status_code == 200
 
 
 def test_script_backs_off_and_stops_after_ten_minutes(client, make_session):
