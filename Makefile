@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-quick migrate demo check schema clean
+.PHONY: run test lint bench bench-quick migrate demo check schema messages clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ check: $(STAMP)
 ## Regenerate the committed OpenAPI schema.
 schema: $(STAMP)
 	DJANGO_SETTINGS_MODULE=truestack.settings.test $(PY) manage.py spectacular --validate --file docs/openapi.yaml
+
+## Re-extract and compile the end-user pages' translations (needs GNU gettext; the .mo is committed).
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l ms --no-location --no-obsolete --ignore=.venv --ignore=var --ignore=tests \
+		--ignore=sdk --ignore=examples --ignore=bench --ignore=templates/admin
+	$(PY) manage.py compilemessages -l ms --ignore=.venv
 
 ## Benchmarks on PostgreSQL + Redis (see docs/performance.md).
 bench: $(STAMP)

@@ -82,6 +82,7 @@ class ClientAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "name", "status", "allow_overdraft", "contact_email", "notes")}),
         ("Limits", {"fields": ("rate_limit_per_minute", "max_open_sessions")}),
+        ("End-user pages", {"fields": ("display_name", "logo")}),
         ("Webhook signing", {"fields": ("webhook_secret",)}),
         ("Record", {"fields": ("id", "created_at", "updated_at")}),
     )

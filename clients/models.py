@@ -1,9 +1,24 @@
 import uuid
+from pathlib import PurePath
 
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator, RegexValidator
 from django.db import models
 
 CLIENT_CODE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_]{2,16}$", "2 to 16 letters, digits or underscores.")
+# Raster formats only: an SVG served from our origin could carry script.
+LOGO_EXTENSIONS = ("png", "jpg", "jpeg", "webp")
+LOGO_MAX_BYTES = 512 * 1024
+
+
+def client_logo_path(client: "Client", filename: str) -> str:
+    extension = PurePath(filename).suffix.lower().lstrip(".") or "png"
+    return f"client-logos/{client.id}/{uuid.uuid4().hex}.{extension}"
+
+
+def validate_logo_size(file) -> None:
+    if file.size > LOGO_MAX_BYTES:
+        raise ValidationError(f"The logo must be at most {LOGO_MAX_BYTES // 1024} KB.")
 
 
 LABEL_MAX_LENGTH = 100
@@ -35,6 +50,15 @@ class Client(models.Model):
         help_text="Open (pending/processing) sessions allowed at once; empty uses the default (100).",
     )
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    display_name = models.CharField(
+        max_length=100, blank=True, help_text="Shown to end users on the status page; empty uses the name."
+    )
+    logo = models.ImageField(
+        upload_to=client_logo_path,
+        blank=True,
+        validators=[FileExtensionValidator(LOGO_EXTENSIONS), validate_logo_size],
+        help_text="Shown to end users on the status page: PNG, JPEG or WebP, at most 512 KB, ideally 2:1 or wider.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +75,11 @@ class Client(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def public_name(self) -> str:
+        """The name end users see."""
+        return self.display_name or self.name
 
 
 class ApiKey(models.Model):

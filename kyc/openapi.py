@@ -111,12 +111,35 @@ class DocumentLinksSerializer(serializers.Serializer):
         ref_name = "DocumentLinks"
 
 
+class VerificationSerializer(serializers.Serializer):
+    document_valid = serializers.BooleanField(allow_null=True)
+    name_match = serializers.BooleanField(allow_null=True)
+    id_match = serializers.BooleanField(allow_null=True)
+    front_back_match = serializers.BooleanField(allow_null=True)
+    landmark_valid = serializers.BooleanField(allow_null=True)
+    face_match = serializers.BooleanField(allow_null=True)
+    face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=100, help_text="0 to 100.")
+    liveness_passed = serializers.BooleanField(allow_null=True)
+
+    class Meta:
+        ref_name = "Verification"
+
+
 class SessionDetailSerializer(SessionSummarySerializer):
     ocr_result = OcrResultSerializer(required=False, help_text="Only when `status` is `completed`.")
     documents = DocumentLinksSerializer(
         required=False,
         help_text="Only when `status` is `completed`: authenticated URLs of the document endpoint "
         "(`null` for an image the provider did not return).",
+    )
+    reject_message = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Only when `status` is `completed`: the provider's reason for a rejection, else `null` "
+        "(as in refresh).",
+    )
+    verification = VerificationSerializer(
+        required=False, help_text="Only when `status` is `completed`: the provider's checks (as in refresh)."
     )
 
     class Meta:
@@ -141,20 +164,6 @@ class ExtractedDocumentSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "ExtractedDocument"
-
-
-class VerificationSerializer(serializers.Serializer):
-    document_valid = serializers.BooleanField(allow_null=True)
-    name_match = serializers.BooleanField(allow_null=True)
-    id_match = serializers.BooleanField(allow_null=True)
-    front_back_match = serializers.BooleanField(allow_null=True)
-    landmark_valid = serializers.BooleanField(allow_null=True)
-    face_match = serializers.BooleanField(allow_null=True)
-    face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=100, help_text="0 to 100.")
-    liveness_passed = serializers.BooleanField(allow_null=True)
-
-    class Meta:
-        ref_name = "Verification"
 
 
 class SessionRefreshSerializer(serializers.Serializer):
@@ -220,6 +229,16 @@ _SUMMARY = {
     "updated_at": "2026-01-28T10:05:00.000Z",
     "expires_at": "2026-01-29T10:00:00.000Z",
 }
+_VERIFICATION = {
+    "document_valid": True,
+    "name_match": True,
+    "id_match": True,
+    "front_back_match": True,
+    "landmark_valid": True,
+    "face_match": True,
+    "face_match_score": 95,
+    "liveness_passed": True,
+}
 DETAIL_EXAMPLE = OpenApiExample(
     "Completed session",
     response_only=True,
@@ -232,6 +251,8 @@ DETAIL_EXAMPLE = OpenApiExample(
             "address": "123 JALAN EXAMPLE, 50000 KUALA LUMPUR",
         },
         "documents": {kind: _DOC_BASE + kind for kind in KycSession.DOCUMENT_KINDS},
+        "reject_message": None,
+        "verification": _VERIFICATION,
     },
 )
 PENDING_DETAIL_EXAMPLE = OpenApiExample(
@@ -257,16 +278,6 @@ _DOCUMENT = {
     "id_number_back": "901234-56-7890-04-01",
     "address": "123 JALAN EXAMPLE, 50000 KUALA LUMPUR",
     "gender": "LELAKI",
-}
-_VERIFICATION = {
-    "document_valid": True,
-    "name_match": True,
-    "id_match": True,
-    "front_back_match": True,
-    "landmark_valid": True,
-    "face_match": True,
-    "face_match_score": 95,
-    "liveness_passed": True,
 }
 _REFRESH_BASE = {
     "id": SESSION_ID,
@@ -439,8 +450,9 @@ session_retrieve = extend_schema(
     operation_id="kyc_sessions_retrieve",
     tags=[TAG],
     summary="Get a session",
-    description="What TrueStack knows about the session (no provider call; cheap to poll). `ocr_result` and "
-    "`documents` are present only when the session is `completed`.",
+    description="What TrueStack knows about the session (no provider call; cheap to poll). `ocr_result`, "
+    "`documents`, `reject_message` and `verification` are present only when the session is `completed` "
+    "(the last two exactly as refresh gives them).",
     parameters=[_SESSION_ID, *rate_limit_headers(200, 404, 429)],
     responses={
         200: OpenApiResponse(SessionDetailSerializer, description="The session."),

@@ -54,6 +54,9 @@ def session_detail(session: KycSession) -> dict:
             "address": session.ocr_address or None,
         }
         body["documents"] = document_endpoint_urls(session)
+        # The same two fields refresh gives, so a client learns why without asking the provider.
+        body["reject_message"] = session.reject_message
+        body["verification"] = _verification(session)
     return body
 
 

@@ -14,5 +14,6 @@ urlpatterns = [
     ),
     path("api/internal/webhooks/innovatif/ekyc", views.innovatif_callback, name="innovatif-callback"),
     path("r/<uuid:session_id>", views.status_page, name="status-page"),
+    path("r/<uuid:session_id>/logo", views.status_logo, name="status-logo"),
     path("files/<str:token>", views.signed_file, name="signed-file"),
 ]

@@ -85,9 +85,26 @@ def onboarding(request, onboarding_id: str):
     return _page(request, txn)
 
 
+# What whoever revisits a finished link reads, instead of the provider's codes.
+OUTCOME_WORDS = {
+    "approved": ("Approved", "The identity was verified."),
+    "rejected": ("Rejected", "The identity could not be verified."),
+    "expired": ("Not finished", "The link expired before the verification was completed."),
+}
+
+
+def _outcome(txn: SandboxTransaction) -> str:
+    if txn.status == SandboxTransaction.Status.COMPLETED:
+        return "approved" if txn.result == SandboxTransaction.Result.APPROVED else "rejected"
+    return "expired"
+
+
 def _page(request, txn, *, error: str = "", status: int = 200):
+    outcome = "" if txn.is_open else _outcome(txn)
     context = {
         "txn": txn,
+        "outcome": outcome,
+        "outcome_words": OUTCOME_WORDS.get(outcome),
         "finished": not txn.is_open,
         "continue_url": services.redirect_url(txn),
         "reject_reasons": REJECT_REASONS,

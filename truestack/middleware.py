@@ -1,6 +1,11 @@
 from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 from .errors import json_error_response
+
+# The client API and the operator portal are English only.
+_ENGLISH_ONLY_PREFIXES = ("/api/", "/admin/")
 
 
 class ApiBodySizeLimitMiddleware:
@@ -19,3 +24,40 @@ class ApiBodySizeLimitMiddleware:
             if length > settings.API_MAX_BODY_BYTES:
                 return json_error_response(413, f"Request body exceeds {settings.API_MAX_BODY_BYTES} bytes")
         return self.get_response(request)
+
+
+class EndUserLocaleMiddleware(LocaleMiddleware):
+    """The language of end-user pages: `?lang=ms` (remembered in the language
+    cookie, so it works without JavaScript), else that cookie, else the browser's
+    Accept-Language. Paths under /api/ and /admin/ stay English."""
+
+    def process_request(self, request):
+        if request.path_info.startswith(_ENGLISH_ONLY_PREFIXES):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = translation.get_language()
+            return
+        chosen = request.GET.get("lang", "")
+        if chosen in dict(settings.LANGUAGES):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+            request.language_chosen = chosen
+            return
+        super().process_request(request)
+
+    def process_response(self, request, response):
+        if request.path_info.startswith(_ENGLISH_ONLY_PREFIXES):
+            return response
+        response = super().process_response(request, response)
+        chosen = getattr(request, "language_chosen", None)
+        if chosen:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                chosen,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response

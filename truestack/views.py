@@ -1,5 +1,6 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.defaults import page_not_found, server_error
 
 from .errors import json_error_response
@@ -33,3 +34,10 @@ def handler500(request):
 
 def api_not_found(request, *args, **kwargs):
     return json_error_response(404, "Not found")
+
+
+def favicon(request):
+    # Browsers ask for /favicon.ico on pages that do not link an icon (and on JSON answers).
+    response = HttpResponseRedirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -169,3 +169,48 @@ def test_test_key_uses_sandbox_even_when_live_provider_is_elsewhere(test_api, ac
     settings.INNOVATIF_BASE_URL = "http://127.0.0.1:9/v1/gateway"
     body = create_session(test_api, valid_body)
     assert KycSession.objects.get(pk=body["id"]).api_key.environment == ApiKey.Environment.TEST
+
+
+_VERIFICATION_KEYS = {
+    "document_valid",
+    "name_match",
+    "id_match",
+    "front_back_match",
+    "landmark_valid",
+    "face_match",
+    "face_match_score",
+    "liveness_passed",
+}
+
+
+def test_get_pending_session_has_no_reject_message_or_verification(api, created):
+    body = api.get(f"/api/v1/kyc/sessions/{created.id}").json()
+    assert "reject_message" not in body and "verification" not in body
+
+
+@pytest.mark.parametrize(
+    "outcome, reject_message", [("approved", None), ("rejected", "Face does not match the document photo")]
+)
+def test_get_completed_session_matches_refresh(api, created, outcome, reject_message):
+    sandbox_complete(created, outcome=outcome, reject_message=reject_message)
+    got = api.get(f"/api/v1/kyc/sessions/{created.id}").json()
+    refreshed = api.post(f"/api/v1/kyc/sessions/{created.id}").json()
+    assert got["result"] == outcome
+    assert got["reject_message"] == refreshed["reject_message"] == reject_message
+    assert set(got["verification"]) == _VERIFICATION_KEYS
+    assert got["verification"] == refreshed["verification"]
+    assert 0 < got["verification"]["face_match_score"] <= 100
+
+
+def test_get_completed_query_count_is_unchanged(api, created, django_assert_num_queries):
+    sandbox_complete(created, outcome="rejected")
+    api.get(f"/api/v1/kyc/sessions/{created.id}")
+    with django_assert_num_queries(2):
+        body = api.get(f"/api/v1/kyc/sessions/{created.id}").json()
+    assert "verification" in body and "reject_message" in body
+
+
+def test_listing_items_stay_summaries(api, created):
+    sandbox_complete(created, outcome="rejected")
+    item = api.get("/api/v1/kyc/sessions").json()["results"][0]
+    assert "verification" not in item and "reject_message" not in item

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "truestack.middleware.ApiBodySizeLimitMiddleware",
     "truestack.ratelimit.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "truestack.middleware.EndUserLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -116,6 +117,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# End-user pages (the status page, 404/500) speak these; the API and the operator portal are English.
+LANGUAGES = [("en", "English"), ("ms", "Bahasa Malaysia")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -21,6 +21,7 @@ if not REDIS_URL and not env.bool("ALLOW_NO_REDIS", default=False):
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+LANGUAGE_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES = {
     **STORAGES,  # noqa: F405
