@@ -524,6 +524,10 @@ class WebhookEventDataSerializer(serializers.Serializer):
     face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     liveness_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
+    updated_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the session last changed (UTC). With `sequence`, tells a stale event from a newer one. Absent from events recorded before it was added.",
+    )
 
     class Meta:
         ref_name = "WebhookEventData"
@@ -534,6 +538,12 @@ class WebhookEventSerializer(serializers.Serializer):
     event = serializers.ChoiceField(choices=["kyc.session.completed", "kyc.session.expired"])
     timestamp = serializers.DateTimeField(help_text="When the event happened (UTC).")
     data = WebhookEventDataSerializer()
+    sequence = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Per-session event number, increasing (gaps possible): ignore an event whose sequence is not "
+        "above the last one you applied for this session. Absent from events recorded before it was added.",
+    )
 
     class Meta:
         ref_name = "WebhookEvent"
@@ -561,7 +571,9 @@ WEBHOOK_EVENT_EXAMPLE = {
         "face_match_score": 0.95,
         "liveness_score": 1.0,
         "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
+        "updated_at": "2026-01-28T15:30:00.000Z",
     },
+    "sequence": 1,
 }
 
 WEBHOOK_DESCRIPTION = (
