@@ -424,3 +424,26 @@ event_test = extend_schema(
     },
     examples=[TEST_REQUEST_EXAMPLE, *TEST_EXAMPLES],
 )
+
+
+# --- hooks -----------------------------------------------------------------------------
+
+
+def add_event_links(result, **kwargs):
+    """Postprocessing hook: OpenAPI links from the events listing to the operations
+    that take an event id (shown in the docs; followed by the fuzzer's stateful phase)."""
+    event_id = {"event_id": "$response.body#/results/0/id"}
+    listed = result["paths"]["/api/v1/events"]["get"]["responses"]["200"]
+    listed["links"] = {
+        "GetEvent": {
+            "operationId": "events_retrieve",
+            "parameters": event_id,
+            "description": "Read the first listed event with its attempts.",
+        },
+        "RedeliverEvent": {
+            "operationId": "events_redeliver",
+            "parameters": event_id,
+            "description": "Redeliver the first listed event.",
+        },
+    }
+    return result

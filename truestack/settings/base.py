@@ -187,7 +187,11 @@ SPECTACULAR_SETTINGS = {
     # Only /api/v1/ (the client API). No `servers`: paths resolve against whichever host serves
     # the schema, and nothing env-dependent ends up in docs/openapi.yaml.
     "PREPROCESSING_HOOKS": ["truestack.schema.client_api_only"],
-    "POSTPROCESSING_HOOKS": ["kyc.openapi.add_webhook_component", "kyc.openapi.add_session_links"],
+    "POSTPROCESSING_HOOKS": [
+        "kyc.openapi.add_webhook_component",
+        "kyc.openapi.add_session_links",
+        "webhooks.openapi.add_event_links",
+    ],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "TAGS": [
         {"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."},
