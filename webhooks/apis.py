@@ -4,13 +4,13 @@ and their redelivery. Thin views: validate, call a selector or a service, presen
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from truestack.errors import BadRequest
 from truestack.negotiation import IgnoreAcceptNegotiation
-from truestack.pagination import ClientCursorPagination, parse_instant
+from truestack.pagination import ClientCursorPagination
 
 from . import openapi, presenters
-from .selectors import SUMMARY_STATUSES, event_get_for_client, events_for_listing
+from .selectors import event_get_for_client, events_for_listing
 from .services import event_redeliver, events_redeliver_bulk, redelivery_throttle
+from .validation import validate_bulk_redeliver
 
 
 class EventsApiView(APIView):
@@ -46,26 +46,6 @@ class EventRedeliverApi(EventsApiView):
         redelivery_throttle(client=request.user)
         delivery = event_redeliver(event=event)
         return Response(presenters.redelivery_accepted(delivery), status=202)
-
-
-def validate_bulk_redeliver(data) -> dict:
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object")
-    values = {}
-    for name in ("created_after", "created_before"):
-        value = data.get(name)
-        if value in (None, ""):
-            raise BadRequest(f"{name} is required")
-        if not isinstance(value, str):
-            raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
-        values[name] = parse_instant(name, value)
-    if values["created_after"] >= values["created_before"]:
-        raise BadRequest("created_after must be before created_before")
-    status = data.get("status", "failed")
-    if status not in SUMMARY_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(SUMMARY_STATUSES)}")
-    values["status"] = status
-    return values
 
 
 class EventsBulkRedeliverApi(EventsApiView):
