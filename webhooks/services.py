@@ -526,7 +526,8 @@ def _health_email(*, client, host: str, what: str, since: datetime | None, healt
         subject = f"TrueStack: webhooks to {host} are failing"
         text = (
             f"Every webhook delivery to {host} has failed since {since_text} "
-            f"({health.consecutive_failures} attempts in a row; last error: {health.last_error or 'unknown'}).\n\n"
+            f"({health.consecutive_failures} failed attempt{'' if health.consecutive_failures == 1 else 's'} in a row; "
+            f"last error: {health.last_error or 'unknown'}).\n\n"
             "TrueStack keeps retrying each event for about 27 hours and never drops one. After that, the events "
             "API lets you see every event and replay a time range: GET /api/v1/events and "
             "POST /api/v1/events/redeliver (see the webhooks guide, 'Catching up after an outage').\n\n"
