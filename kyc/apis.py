@@ -1,11 +1,17 @@
 """Client API views: validate, call one service, present."""
 
+import uuid
+
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from truestack.errors import NotFound
+from truestack.errors import BadRequest, NotFound
 from truestack.negotiation import IgnoreAcceptNegotiation
+from webhooks import openapi as events_openapi
+from webhooks import presenters as events_presenters
+from webhooks import services as webhooks
 
 from . import openapi, presenters
 from .documents import expiring_url, image_response, uses_presigned_urls
@@ -14,7 +20,7 @@ from .listing import SessionCursorPagination, sessions_for_listing
 from .models import KycSession
 from .selectors import session_get_for_client
 from .services import session_create, session_refresh
-from .validation import validate_session_create
+from .validation import validate_session_create, validate_test_url
 
 
 class ClientApiView(APIView):
@@ -73,3 +79,20 @@ class SessionDocumentApi(ClientApiView):
         if response is None:
             raise NotFound("Document not available")
         return response
+
+
+class EventTestApi(ClientApiView):
+    """POST /api/v1/events/test: a sample `kyc.session.completed` (built here, where
+    the webhook body is) sent now to the given URL, signed like a real delivery.
+    No session, no event stored, nothing billed."""
+
+    @events_openapi.event_test
+    def post(self, request):
+        url = validate_test_url(request.data)
+        webhooks.redelivery_throttle(client=request.user)
+        event_id = uuid.uuid4()
+        payload = presenters.session_webhook_sample(event_id=event_id, created_at=timezone.now())
+        result = webhooks.endpoint_test_send(client=request.user, api_key=request.auth, url=url, payload=payload)
+        if result.refused_permanently:
+            raise BadRequest(f"url cannot be called: {result.error.removeprefix('refused: ')}")
+        return Response(events_presenters.endpoint_test_result(event_id=str(event_id), url=url, result=result))

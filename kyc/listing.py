@@ -1,15 +1,14 @@
 """Reconciliation listing: the client's sessions, newest first, cursor-paginated."""
 
 import re
-from datetime import UTC, datetime, time
 
 from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-from django.utils.dateparse import parse_date, parse_datetime
-from rest_framework.pagination import CursorPagination
 
 from truestack.errors import BadRequest
+from truestack.pagination import ClientCursorPagination
+from truestack.pagination import parse_instant as _parse_instant
 
 from .models import KycSession
 
@@ -17,41 +16,8 @@ _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 LISTED_STATUSES = ("pending", "processing", "completed", "expired")
 
 
-class SessionCursorPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    max_page_size = 200
-    page_size_query_param = "limit"
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except Exception:  # noqa: BLE001 - any undecodable cursor is the client's error
-            raise BadRequest("cursor is invalid or expired") from None
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and (not raw.isdigit() or int(raw) < 1):
-            raise BadRequest(f"limit must be an integer from 1 to {self.max_page_size}")
-        return super().get_page_size(request)
-
-
-def _parse_instant(name: str, value: str):
-    # Well-formed but impossible values (2026-02-30, +25:00, a year 0 in UTC) are 400 too.
-    try:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            day = parse_date(value)
-            if day is not None:
-                parsed = datetime.combine(day, time.min, tzinfo=UTC)
-        if parsed is None:
-            raise ValueError(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        # In UTC, so the database never sees an offset it cannot represent.
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name} must be an ISO 8601 date or date-time") from None
+class SessionCursorPagination(ClientCursorPagination):
+    """Sessions, newest first."""
 
 
 def sessions_for_listing(*, client, params) -> QuerySet:

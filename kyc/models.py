@@ -97,6 +97,8 @@ class KycSession(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     last_callback_at = models.DateTimeField(null=True, blank=True)
     last_provider_check_at = models.DateTimeField(null=True, blank=True)
+    # Per-session webhook event counter (the body's `sequence`), raised under the session lock.
+    event_sequence = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

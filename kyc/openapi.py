@@ -536,6 +536,10 @@ class WebhookEventDataSerializer(serializers.Serializer):
     face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     liveness_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
+    updated_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the session last changed (UTC). With `sequence`, tells a stale event from a newer one. Absent from events recorded before it was added.",
+    )
 
     class Meta:
         ref_name = "WebhookEventData"
@@ -548,6 +552,12 @@ class WebhookEventSerializer(serializers.Serializer):
     # Named `data` by the contract; DRF's metaclass moves declared fields off the class,
     # so it does not shadow Serializer.data at run time (the stubs cannot know).
     data = WebhookEventDataSerializer()  # type: ignore[assignment]
+    sequence = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Per-session event number, increasing (gaps possible): ignore an event whose sequence is not "
+        "above the last one you applied for this session. Absent from events recorded before it was added.",
+    )
 
     class Meta:
         ref_name = "WebhookEvent"
@@ -575,7 +585,9 @@ WEBHOOK_EVENT_EXAMPLE = {
         "face_match_score": 0.95,
         "liveness_score": 1.0,
         "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
+        "updated_at": "2026-01-28T15:30:00.000Z",
     },
+    "sequence": 1,
 }
 
 WEBHOOK_DESCRIPTION = (

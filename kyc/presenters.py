@@ -127,7 +127,8 @@ def _liveness_score(passed: bool | None) -> float | None:
 
 
 def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UUID, created_at: datetime) -> dict:
-    """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`."""
+    """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`,
+    `sequence` and `data.updated_at` (ordering, docs/webhooks.md)."""
     completed = kind == Event.Kind.SESSION_COMPLETED
     ocr_data = None
     if completed:
@@ -155,5 +156,44 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "face_match_score": _face_match_score(session.face_match_score) if completed else None,
             "liveness_score": _liveness_score(session.liveness_passed) if completed else None,
             "metadata": session.metadata if session.metadata is not None else {},
+            # Additive (docs/webhooks.md "Ordering"): the session's last change.
+            "updated_at": iso(session.updated_at),
         },
+        # Additive: per-session event number, increasing; a receiver ignores lower ones.
+        "sequence": session.event_sequence,
+    }
+
+
+SAMPLE_SESSION_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def session_webhook_sample(*, event_id: uuid.UUID, created_at: datetime) -> dict:
+    """A `kyc.session.completed` body for POST /api/v1/events/test: the real shape,
+    invented values, marked `"sample": true` (no session, nothing billed)."""
+    return {
+        "id": str(event_id),
+        "event": str(Event.Kind.SESSION_COMPLETED),
+        "timestamp": iso(created_at),
+        "data": {
+            "session_id": SAMPLE_SESSION_ID,
+            "ref_id": "SAMPLE",
+            "status": KycSession.Status.COMPLETED.value,
+            "result": KycSession.Result.APPROVED.value,
+            "document_name": "SAMPLE PERSON",
+            "document_number": "000000-00-0000",
+            "ocr_data": {
+                "name": "SAMPLE PERSON",
+                "ic_number": "000000000000",
+                "address": "SAMPLE ADDRESS",
+                "gender": None,
+                "nationality": None,
+                "date_of_birth": None,
+            },
+            "face_match_score": 0.95,
+            "liveness_score": 1.0,
+            "metadata": {"sample": True},
+            "updated_at": iso(created_at),
+        },
+        "sequence": 1,
+        "sample": True,
     }

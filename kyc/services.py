@@ -158,6 +158,10 @@ def session_event_record(*, session: KycSession, kind: str) -> Event | None:
     inside the transaction that finalizes the session."""
     event_id = uuid.uuid4()
     now = timezone.now()
+    # The UPDATE takes the row lock (if the caller does not hold it yet), so
+    # concurrent events of one session get increasing numbers; gaps are possible.
+    KycSession.objects.filter(pk=session.pk).update(event_sequence=F("event_sequence") + 1)
+    session.event_sequence = KycSession.objects.values_list("event_sequence", flat=True).get(pk=session.pk)
     return webhooks.event_record(
         event_id=event_id,
         client_id=session.client_id,
@@ -166,6 +170,7 @@ def session_event_record(*, session: KycSession, kind: str) -> Event | None:
         payload=presenters.session_webhook_payload(session=session, kind=kind, event_id=event_id, created_at=now),
         webhook_url=session.webhook_url,
         now=now,
+        is_test=session.is_test,
     )
 
 

@@ -12,6 +12,8 @@ urlpatterns = [
         apis.SessionDocumentApi.as_view(),
         name="session-document",
     ),
+    # Before webhooks' /api/v1/events/<id>: the sample body is a session shape, built in kyc.
+    path("api/v1/events/test", apis.EventTestApi.as_view(), name="events-test"),
     path("api/internal/webhooks/innovatif/ekyc", views.innovatif_callback, name="innovatif-callback"),
     path("r/<uuid:session_id>", views.status_page, name="status-page"),
     path("r/<uuid:session_id>/logo", views.status_logo, name="status-logo"),

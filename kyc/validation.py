@@ -40,6 +40,18 @@ def _optional_url(data: dict, field: str) -> str:
     return value
 
 
+def validate_test_url(data) -> str:
+    """The body of POST /api/v1/events/test: `{"url": ...}`, the webhook_url rules."""
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    url = data.get("url")
+    if url in (None, ""):
+        raise BadRequest("url is required")
+    if not _is_http_url(url):
+        raise BadRequest("url must be a valid HTTP/HTTPS URL")
+    return url
+
+
 def provider_document_number(*, document_type: str, document_number: str) -> str:
     """What the provider receives: 12 digits for MyKad, the number as given otherwise."""
     if document_type == KycSession.DocumentType.MYKAD:

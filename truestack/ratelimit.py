@@ -72,15 +72,34 @@ def _count(key: str) -> int:
         return backend.incr(key)
 
 
-def rate_limit_hit(*, client_id, limit: int, now: float | None = None) -> tuple[bool, RateLimitState, int]:
-    """Count one request for the client. Returns (allowed, state, retry_after_seconds)."""
+def rate_limit_hit(
+    *, client_id, limit: int, now: float | None = None, scope: str = ""
+) -> tuple[bool, RateLimitState, int]:
+    """Count one request for the client (in its own counter when `scope` names
+    one, e.g. "redeliver"). Returns (allowed, state, retry_after_seconds)."""
     now = clock() if now is None else now
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     reset = window_start + WINDOW_SECONDS
-    count = _count(f"{KEY_PREFIX}:{client_id}:{window_start}")
+    prefix = f"{KEY_PREFIX}:{scope}" if scope else KEY_PREFIX
+    count = _count(f"{prefix}:{client_id}:{window_start}")
     state = RateLimitState(limit=limit, remaining=max(0, limit - count), reset=reset)
     retry_after = max(1, math.ceil(reset - now))
     return count <= limit, state, retry_after
+
+
+def rate_limit_enforce(*, client_id, scope: str, limit: int, what: str) -> None:
+    """Count one `scope` action for the client in its own per-minute counter
+    (beside the request limit); TooManyRequests (429 + Retry-After) past `limit`."""
+    try:
+        allowed, _state, retry_after = rate_limit_hit(client_id=client_id, limit=limit, scope=scope)
+    except Exception:
+        logger.warning("rate limit cache unavailable; %s allowed", scope, exc_info=True)
+        return
+    if not allowed:
+        raise TooManyRequests(
+            f"Rate limit exceeded: {limit} {what} per minute; retry in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class ClientRateThrottle(BaseThrottle):

@@ -6,9 +6,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .models import Attempt, Delivery, Event
+from .models import Attempt, Delivery, EndpointHealth, Event
+from .selectors import window_hours
 from .services import delivery_resend
 
 
@@ -229,3 +231,50 @@ class AttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(EndpointHealth)
+class EndpointHealthAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Read-only: written by every delivery attempt (webhooks/services.py)."""
+
+    list_display = (
+        "host",
+        "client",
+        "success_rate_24h",
+        "consecutive_failures",
+        "first_failure_at",
+        "last_success_at",
+        "last_attempt_at",
+        "alerted_at",
+    )
+    list_filter = (("client", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("host", "client__code")
+    list_select_related = ("client",)
+    fields = (
+        "client",
+        "host",
+        "success_rate_24h",
+        "consecutive_failures",
+        "first_failure_at",
+        "last_success_at",
+        "last_attempt_at",
+        "last_error",
+        "alerted_at",
+    )
+    readonly_fields = fields
+    ordering = ("-consecutive_failures", "host")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "host" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="Success (24 h)")
+    def success_rate_24h(self, obj):
+        hours = window_hours(timezone.now())
+        attempts = successes = 0
+        for key, (tried, succeeded) in (obj.hourly or {}).items():
+            if key in hours:
+                attempts, successes = attempts + tried, successes + succeeded
+        return f"{successes / attempts * 100:.1f}% of {attempts}" if attempts else "—"

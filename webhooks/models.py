@@ -16,11 +16,14 @@ class Event(models.Model):
     session = models.ForeignKey("kyc.KycSession", on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=64, choices=Kind.choices)
     body = models.BinaryField()
+    # Copied from the session when recorded: test keys see only test events, live keys only live ones.
+    is_test = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["session", "kind"], name="one_event_per_session_kind")]
+        indexes = [models.Index(fields=["client", "is_test", "-created_at"], name="event_client_listing")]
 
     def __str__(self):
         return f"{self.kind} {self.session_id}"
@@ -74,3 +77,59 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"Attempt {self.number} → {self.status_code or self.error}"
+
+
+class BulkRedelivery(models.Model):
+    """A client's bulk replay of a time range (POST /api/v1/events/redeliver),
+    worked through by a task in bounded batches. The cursor is stored with each
+    batch, so a task that runs twice never redelivers an event twice."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
+    is_test = models.BooleanField(default=False)
+    created_after = models.DateTimeField()
+    created_before = models.DateTimeField()
+    status = models.CharField(max_length=16)
+    total = models.PositiveIntegerField(help_text="Events that matched when the request was made (the answer's count).")
+    processed = models.PositiveIntegerField(default=0)
+    cursor_created_at = models.DateTimeField(null=True, blank=True)
+    cursor_event_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Bulk redelivery {self.id} ({self.processed}/{self.total})"
+
+
+class EndpointHealth(models.Model):
+    """Delivery health of one client's webhook host: attempts and successes per
+    hour over the last 24 hours, the current run of failures, and when the
+    client was told about it. Updated on every recorded attempt; it never
+    holds back or drops a delivery."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
+    host = models.CharField(max_length=300, help_text="Host (and port, when not the default) of the webhook URL.")
+    # {"2026-01-28T10": [attempts, successes], ...}; hours older than 24 h are dropped on update.
+    hourly = models.JSONField(default=dict, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(
+        null=True, blank=True, help_text="First failed attempt since the last success."
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the client was emailed that this host is failing (cleared on recovery)."
+    )
+
+    class Meta:
+        ordering = ["client", "host"]
+        verbose_name_plural = "endpoint health"
+        constraints = [models.UniqueConstraint(fields=["client", "host"], name="one_health_record_per_client_host")]
+
+    def __str__(self):
+        return f"{self.host} ({self.consecutive_failures} consecutive failures)"

@@ -13,20 +13,26 @@ import json
 import logging
 import random
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from clients.services import api_key_plaintext, client_webhook_secret
 from truestack import outbound
+from truestack.errors import BadRequest
+from truestack.ratelimit import rate_limit_enforce
 
 # tasks.py imports this module too; both only use each other's names at call time.
 from . import signing, tasks
-from .models import Attempt, Delivery, Event
+from .models import Attempt, BulkRedelivery, Delivery, EndpointHealth, Event
+from .selectors import events_for_client, events_with_status, hour_key, status_filter, window_hours
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +100,7 @@ def event_record(
     payload: dict,
     webhook_url: str,
     now: datetime,
+    is_test: bool = False,
 ) -> Event | None:
     """Store a ready payload as event `event_id` once and queue its delivery to
     `webhook_url` (if any) after commit. The payload is built by its owner (see
@@ -103,7 +110,7 @@ def event_record(
     same session and kind returns None (the unique constraint decides)."""
     if kind not in Event.Kind.values:
         raise ValueError(f"unknown event kind {kind!r}")
-    event = Event(id=event_id, client_id=client_id, session_id=session_id, kind=kind)
+    event = Event(id=event_id, client_id=client_id, session_id=session_id, kind=kind, is_test=is_test)
     event.body = serialize_payload(payload)
     try:
         with transaction.atomic():
@@ -207,6 +214,7 @@ def delivery_attempt(*, delivery_id) -> str:
         error=error,
         response_excerpt=result.excerpt,
     )
+    endpoint_health_record(client=delivery.event.client, url=delivery.url, ok=result.ok, error=error, at=finished)
     if result.ok:
         Delivery.objects.filter(pk=delivery.pk).update(
             state=Delivery.State.DELIVERED,
@@ -262,3 +270,277 @@ def deliveries_sweep(*, batch_size: int | None = None) -> list:
             for delivery_id in ids:
                 transaction.on_commit(partial(_enqueue, delivery_id))
     return ids
+
+
+# --- the Events API: redelivery, bulk replay, test sends, retention -------------------------
+
+
+def _delivery_start(*, event_id, url: str, now: datetime) -> Delivery:
+    delivery = Delivery.objects.create(
+        event_id=event_id, url=url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now
+    )
+    transaction.on_commit(partial(_enqueue, delivery.pk))
+    return delivery
+
+
+def redelivery_throttle(*, client) -> None:
+    """Redeliveries, bulk replays and test sends: their own per-client limit per minute."""
+    rate_limit_enforce(
+        client_id=client.pk,
+        scope="redeliver",
+        limit=settings.EVENTS_REDELIVER_RATE_LIMIT_PER_MINUTE,
+        what="redeliveries",
+    )
+
+
+def event_redeliver(*, event: Event) -> Delivery:
+    """A new delivery of the event's stored body (same bytes, same `webhook-id`)
+    to the URL its deliveries go to, due now. Earlier deliveries are left as they are."""
+    latest = event.deliveries.order_by("-created_at", "-pk").first()
+    if latest is None:
+        raise BadRequest("This event has no webhook URL to deliver to")
+    with transaction.atomic():
+        return _delivery_start(event_id=event.pk, url=latest.url, now=timezone.now())
+
+
+@dataclass(frozen=True)
+class BulkRedeliveryAccepted:
+    count: int
+    truncated: bool
+    job: BulkRedelivery | None
+
+
+def _bulk_matching(*, client_id, is_test: bool, created_after: datetime, created_before: datetime, status: str):
+    events = events_for_client(client_id=client_id, is_test=is_test).filter(
+        created_at__gte=created_after, created_at__lt=created_before
+    )
+    return events_with_status(events).filter(status_filter(status))
+
+
+def events_redeliver_bulk(
+    *, client, is_test: bool, created_after: datetime, created_before: datetime, status: str
+) -> BulkRedeliveryAccepted:
+    """Accept a bulk replay: count what matches (at most EVENTS_BULK_REDELIVER_MAX,
+    oldest first) and leave the deliveries to `redeliver_events` in batches."""
+    limit = settings.EVENTS_BULK_REDELIVER_MAX
+    matching = _bulk_matching(
+        client_id=client.pk, is_test=is_test, created_after=created_after, created_before=created_before, status=status
+    )
+    found = matching.order_by().values("pk")[: limit + 1].count()
+    count = min(found, limit)
+    if not count:
+        return BulkRedeliveryAccepted(count=0, truncated=False, job=None)
+    with transaction.atomic():
+        job = BulkRedelivery.objects.create(
+            client=client,
+            is_test=is_test,
+            created_after=created_after,
+            created_before=created_before,
+            status=status,
+            total=count,
+        )
+        transaction.on_commit(partial(_enqueue_bulk, job.pk))
+    return BulkRedeliveryAccepted(count=count, truncated=found > limit, job=job)
+
+
+def _enqueue_bulk(job_id) -> None:
+    try:
+        tasks.redeliver_events.delay(str(job_id))
+    except Exception:
+        logger.warning("bulk redelivery %s could not be queued; it will be resumed", job_id, exc_info=True)
+
+
+def bulk_redelivery_run(*, job_id) -> int:
+    """One batch of a bulk replay, oldest events first: new deliveries, then the
+    cursor moves, in one transaction (a second run of the same task finds the
+    cursor moved). Queues the next batch after commit. Returns the batch size."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = BulkRedelivery.objects.select_for_update().filter(pk=job_id, finished_at__isnull=True).first()
+        if job is None:
+            return 0
+        size = min(settings.EVENTS_BULK_REDELIVER_BATCH_SIZE, job.total - job.processed)
+        events = _bulk_matching(
+            client_id=job.client_id,
+            is_test=job.is_test,
+            created_after=job.created_after,
+            created_before=job.created_before,
+            status=job.status,
+        )
+        if job.cursor_created_at is not None:
+            events = events.filter(
+                Q(created_at__gt=job.cursor_created_at)
+                | Q(created_at=job.cursor_created_at, pk__gt=job.cursor_event_id)
+            )
+        batch = list(events.order_by("created_at", "pk").only("pk", "created_at")[: max(size, 0)])
+        deliveries = Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event_id=event.pk,
+                    url=event.latest_url,
+                    state=Delivery.State.PENDING,
+                    next_attempt_at=now,
+                    enqueued_at=now,
+                )
+                for event in batch
+                if event.latest_url
+            ]
+        )
+        for delivery in deliveries:
+            transaction.on_commit(partial(_enqueue, delivery.pk))
+        job.processed += len(batch)
+        if batch:
+            job.cursor_created_at, job.cursor_event_id = batch[-1].created_at, batch[-1].pk
+        if len(batch) < size or job.processed >= job.total or not batch:
+            job.finished_at = now
+        else:
+            transaction.on_commit(partial(_enqueue_bulk, job.pk))
+        job.save()
+    logger.info("bulk redelivery %s: %s events in this batch", job_id, len(batch))
+    return len(batch)
+
+
+def bulk_redeliveries_resume(*, stalled_after: timedelta = timedelta(minutes=1)) -> int:
+    """Queue again unfinished bulk replays whose next batch was lost (broker down,
+    worker killed between commit and queueing)."""
+    stalled = BulkRedelivery.objects.filter(
+        finished_at__isnull=True, updated_at__lt=timezone.now() - stalled_after
+    ).values_list("pk", flat=True)[:100]
+    ids = list(stalled)
+    for job_id in ids:
+        _enqueue_bulk(job_id)
+    return len(ids)
+
+
+def endpoint_test_send(*, client, api_key, url: str, payload: dict) -> outbound.OutboundResult:
+    """Send a sample body (built by its owner, marked as a sample) to `url` now,
+    signed exactly like a real delivery, through the same hardened client and
+    timeouts. Nothing is stored and nothing is billed."""
+    body = serialize_payload(payload)
+    headers = signing.signed_headers(
+        body=body,
+        api_key=api_key_plaintext(api_key=api_key),
+        secret=client_webhook_secret(client=client),
+        event_id=str(payload["id"]),
+        event_kind=str(payload["event"]),
+        delivery_id=str(uuid.uuid4()),
+        timestamp=timezone.now(),
+    )
+    return outbound.post(url, body=body, headers=headers)
+
+
+def events_purge_expired(*, batch_size: int | None = None, max_batches: int = 50) -> int:
+    """Delete events older than EVENTS_RETENTION_DAYS with their deliveries and
+    attempts, oldest first, in bounded batches. Returns how many events went."""
+    batch_size = batch_size or settings.EVENTS_PURGE_BATCH_SIZE
+    cutoff = timezone.now() - timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    purged = 0
+    for _ in range(max_batches):
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff).order_by("created_at").values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            Attempt.objects.filter(delivery__event_id__in=ids).delete()
+            Delivery.objects.filter(event_id__in=ids).delete()
+            Event.objects.filter(pk__in=ids).delete()
+        purged += len(ids)
+    BulkRedelivery.objects.filter(finished_at__lt=cutoff).delete()
+    if purged:
+        logger.info("purged %s webhook events older than %s days", purged, settings.EVENTS_RETENTION_DAYS)
+    return purged
+
+
+# --- endpoint health --------------------------------------------------------------------------
+
+
+def endpoint_host(url: str) -> str:
+    """`host` or `host:port` (explicit port only) of a webhook URL, lowercased; never the userinfo."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return "(invalid URL)"
+    return f"{host}:{port}" if port else host or "(no host)"
+
+
+def _health_locked(*, client_id, host: str) -> EndpointHealth:
+    health = EndpointHealth.objects.select_for_update().filter(client_id=client_id, host=host).first()
+    if health is None:
+        with transaction.atomic():  # savepoint: a concurrent first attempt may win the insert
+            EndpointHealth.objects.bulk_create([EndpointHealth(client_id=client_id, host=host)], ignore_conflicts=True)
+        health = EndpointHealth.objects.select_for_update().get(client_id=client_id, host=host)
+    return health
+
+
+def endpoint_health_record(*, client, url: str, ok: bool, error: str, at: datetime) -> None:
+    """Count one delivery attempt to the URL's host and email the client's contact
+    when the host has failed every attempt for WEBHOOK_HEALTH_ALERT_AFTER_SECONDS
+    (once), and when it recovers. Never raises: health is a report, deliveries
+    go on whatever happens here."""
+    host = endpoint_host(url)
+    notify = None
+    try:
+        with transaction.atomic():
+            health = _health_locked(client_id=client.pk, host=host)
+            hours = window_hours(at)
+            hourly = {key: value for key, value in (health.hourly or {}).items() if key in hours}
+            tried, succeeded = hourly.get(hour_key(at), [0, 0])
+            hourly[hour_key(at)] = [tried + 1, succeeded + int(ok)]
+            health.hourly = hourly
+            health.last_attempt_at = at
+            if ok:
+                if health.alerted_at is not None:
+                    notify = ("recovered", health.first_failure_at)
+                health.consecutive_failures = 0
+                health.first_failure_at = None
+                health.alerted_at = None
+                health.last_success_at = at
+                health.last_error = ""
+            else:
+                health.consecutive_failures += 1
+                health.first_failure_at = health.first_failure_at or at
+                health.last_error = error[:ERROR_MAX]
+                failing_for = at - health.first_failure_at
+                if health.alerted_at is None and failing_for >= timedelta(
+                    seconds=settings.WEBHOOK_HEALTH_ALERT_AFTER_SECONDS
+                ):
+                    health.alerted_at = at
+                    notify = ("failing", health.first_failure_at)
+            health.save()
+    except Exception:
+        logger.exception("endpoint health for %s could not be recorded", host)
+        return
+    if notify:
+        _health_email(client=client, host=host, what=notify[0], since=notify[1], health=health)
+
+
+def _health_email(*, client, host: str, what: str, since: datetime | None, health: EndpointHealth) -> None:
+    if not client.contact_email:
+        logger.warning("webhook host %s of client %s is %s; the client has no contact email", host, client.code, what)
+        return
+    since_text = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if since else "unknown"
+    if what == "failing":
+        subject = f"TrueStack: webhooks to {host} are failing"
+        text = (
+            f"Every webhook delivery to {host} has failed since {since_text} "
+            f"({health.consecutive_failures} failed attempt{'' if health.consecutive_failures == 1 else 's'} in a row; "
+            f"last error: {health.last_error or 'unknown'}).\n\n"
+            "TrueStack keeps retrying each event for about 27 hours and never drops one. After that, the events "
+            "API lets you see every event and replay a time range: GET /api/v1/events and "
+            "POST /api/v1/events/redeliver (see the webhooks guide, 'Catching up after an outage').\n\n"
+            "We will write once more when deliveries to this host succeed again."
+        )
+    else:
+        subject = f"TrueStack: webhooks to {host} are delivered again"
+        text = (
+            f"Webhook deliveries to {host} succeed again (failing since {since_text}).\n\n"
+            "Events whose deliveries gave up while the host was down are not resent automatically: list them with "
+            "GET /api/v1/events?status=failed and replay them with POST /api/v1/events/redeliver."
+        )
+    try:
+        send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [client.contact_email])
+    except Exception:
+        logger.exception("endpoint health email for host %s could not be sent", host)

@@ -19,3 +19,19 @@ def deliver(delivery_id: str) -> str:
 @shared_task(name="webhooks.tasks.sweep_due_deliveries", ignore_result=True)
 def sweep_due_deliveries() -> int:
     return len(services.deliveries_sweep())
+
+
+@shared_task(name="webhooks.tasks.redeliver_events", ignore_result=True)
+def redeliver_events(job_id: str) -> int:
+    """One batch of a client's bulk replay; queues the next batch itself."""
+    return services.bulk_redelivery_run(job_id=job_id)
+
+
+@shared_task(name="webhooks.tasks.resume_bulk_redeliveries", ignore_result=True)
+def resume_bulk_redeliveries() -> int:
+    return services.bulk_redeliveries_resume()
+
+
+@shared_task(name="webhooks.tasks.purge_expired_events", ignore_result=True)
+def purge_expired_events() -> int:
+    return services.events_purge_expired()

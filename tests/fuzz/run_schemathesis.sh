@@ -41,6 +41,10 @@ export ALLOWED_HOSTS="127.0.0.1,localhost"
 export SANDBOX_ENABLED=true
 export API_RATE_LIMIT_PER_MINUTE=100000
 export MAX_OPEN_SESSIONS=100000
+export EVENTS_REDELIVER_RATE_LIMIT_PER_MINUTE=100000
+# The test send (POST /api/v1/events/test) calls whatever URL the fuzzer makes up: keep each try short.
+export WEBHOOK_CONNECT_TIMEOUT=1
+export WEBHOOK_READ_TIMEOUT=1
 export LOG_LEVEL=ERROR
 # The server's cache and broker stay in-process / in DATA_DIR: nothing of this
 # run lands in the Redis database the test suite uses.
@@ -73,6 +77,20 @@ $PY manage.py migrate --noinput -v 0
 $PY manage.py create_client FUZZ --name "Fuzz" --credits 1000000 >/dev/null
 KEY="$($PY manage.py create_api_key FUZZ --environment test --label fuzz | tail -n 1)"
 case "$KEY" in ts_test_*) ;; *) echo "fuzz: could not create a test key" >&2; exit 1 ;; esac
+# One test-mode event for the events API to list, read and redeliver (an expired sandbox
+# session; no worker runs here, so its delivery just stays pending).
+$PY manage.py shell -c '
+from datetime import timedelta
+from django.utils import timezone
+from clients.models import ApiKey
+from kyc.models import KycSession
+from kyc.services import session_expire
+key = ApiKey.objects.filter(client__code="FUZZ", environment="test").first()
+session = KycSession.objects.create(client=key.client, api_key=key, is_test=True, ref_id="FUZZ_seed_event",
+    document_name="Fuzz Seed", document_number="900101015555", webhook_url="https://hooks.example/fuzz",
+    expires_at=timezone.now() - timedelta(minutes=1), provider_ref_id="fuzz-seed")
+session_expire(session=session)
+'
 
 .venv/bin/gunicorn truestack.wsgi -b "127.0.0.1:${PORT}" --workers 1 --threads 8 --timeout 60 \
   --log-level warning --error-logfile "$WORK/server.log" >>"$WORK/server.log" 2>&1 &

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from kyc.services import session_event_record as event_record
+from truestack.formats import iso_utc
 from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
@@ -21,11 +22,15 @@ def test_completed_event_body_follows_the_contract(make_session, django_capture_
 
     body = bytes(event.body)
     payload = json.loads(body)
-    assert list(payload) == ["id", "event", "timestamp", "data"]
+    # The contract's fields, in its order; then the additive `sequence` (docs/webhooks.md, "Ordering").
+    assert list(payload) == ["id", "event", "timestamp", "data", "sequence"]
+    assert payload["sequence"] == 1
     assert payload["id"] == str(event.id)
     assert payload["event"] == "kyc.session.completed"
     assert TIMESTAMP.match(payload["timestamp"])
-    assert payload["data"] == {
+    contract_data = dict(payload["data"])
+    assert contract_data.pop("updated_at") == iso_utc(session.updated_at)
+    assert contract_data == {
         "session_id": str(session.id),
         "ref_id": session.ref_id,
         "status": "completed",

@@ -194,9 +194,16 @@ SPECTACULAR_SETTINGS = {
     # Only /api/v1/ (the client API). No `servers`: paths resolve against whichever host serves
     # the schema, and nothing env-dependent ends up in docs/openapi.yaml.
     "PREPROCESSING_HOOKS": ["truestack.schema.client_api_only"],
-    "POSTPROCESSING_HOOKS": ["kyc.openapi.add_webhook_component", "kyc.openapi.add_session_links"],
+    "POSTPROCESSING_HOOKS": [
+        "kyc.openapi.add_webhook_component",
+        "kyc.openapi.add_session_links",
+        "webhooks.openapi.add_event_links",
+    ],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "TAGS": [{"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."}],
+    "TAGS": [
+        {"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."},
+        {"name": "Events", "description": "Your webhook events: list, inspect, redeliver, replay, test."},
+    ],
 }
 
 # --- Client API limits --------------------------------------------------------
@@ -254,6 +261,28 @@ WEBHOOK_SWEEP_BATCH_SIZE = env.int("WEBHOOK_SWEEP_BATCH_SIZE", default=200)
 # messages while a queue is backed up); a lapsed lease is picked up after it.
 WEBHOOK_REQUEUE_AFTER_SECONDS = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=60)
 
+# --- Events API (docs/webhooks.md) ----------------------------------------------
+# Events (and their deliveries and attempts) older than this are purged; then 404.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
+EVENTS_PURGE_BATCH_SIZE = env.int("EVENTS_PURGE_BATCH_SIZE", default=1000)
+# Redeliveries (single, bulk and test sends together) per client per minute.
+EVENTS_REDELIVER_RATE_LIMIT_PER_MINUTE = env.int("EVENTS_REDELIVER_RATE_LIMIT_PER_MINUTE", default=60)
+EVENTS_BULK_REDELIVER_MAX = env.int("EVENTS_BULK_REDELIVER_MAX", default=10_000)
+EVENTS_BULK_REDELIVER_BATCH_SIZE = env.int("EVENTS_BULK_REDELIVER_BATCH_SIZE", default=500)
+# A webhook host that has failed every attempt for this long: the client's contact is emailed once.
+WEBHOOK_HEALTH_ALERT_AFTER_SECONDS = env.int("WEBHOOK_HEALTH_ALERT_AFTER_SECONDS", default=3600)
+
+# --- Email (endpoint health alerts) -------------------------------------------------
+# The console backend prints mail to the log (make run); set an SMTP backend in production.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="TrueStack <no-reply@truestack.my>")
+
 # Benchmark-only endpoints (the "floor" views in bench/); never on in production.
 BENCH_FLOOR_ENABLED = env.bool("BENCH_FLOOR_ENABLED", default=False)
 
@@ -297,6 +326,11 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),
+    },
+    "webhooks-purge-expired-events": {"task": "webhooks.tasks.purge_expired_events", "schedule": schedule(3600)},
+    "webhooks-resume-bulk-redeliveries": {
+        "task": "webhooks.tasks.resume_bulk_redeliveries",
+        "schedule": schedule(60),
     },
 }
 

@@ -9,6 +9,7 @@ DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-000000000000000000"
 SANDBOX_ENABLED = True
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
