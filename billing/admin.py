@@ -331,6 +331,17 @@ class TopUpForm(forms.Form):
         return data
 
 
+def _record_credits(*, client, data: dict, user) -> LedgerEntry:
+    """A paid top-up also issues its tax invoice (billing.invoices); other kinds are credits only."""
+    if data["kind"] == LedgerEntry.Kind.TOPUP:
+        from .invoices import topup_record
+
+        return topup_record(client=client, credits=data["credits"], description=data["description"], created_by=user)[0]
+    return services.credit_add(
+        client=client, credits=data["credits"], kind=data["kind"], description=data["description"], created_by=user
+    )
+
+
 def topup_view(request, client_id, admin_site=None):
     """Add credits to a client through credit_add (created_by = the staff user).
     The hidden one-time token makes a double-submitted form credit once."""
@@ -350,13 +361,7 @@ def topup_view(request, client_id, admin_site=None):
                 messages.warning(request, "This form was already submitted; no credits were added again.")
                 return HttpResponseRedirect(change_url)
             try:
-                entry = services.credit_add(
-                    client=client,
-                    credits=data["credits"],
-                    kind=data["kind"],
-                    description=data["description"],
-                    created_by=request.user,
-                )
+                entry = _record_credits(client=client, data=data, user=request.user)
             except ApplicationError as exc:
                 cache.delete(token_key)
                 form.add_error(None, exc.message)

@@ -320,7 +320,17 @@ CREATE_ERROR_EXAMPLES = {
         error_example("Invalid webhook_url", "BAD_REQUEST", "webhook_url must be a valid HTTP/HTTPS URL", 400),
         error_example("Invalid JSON", "BAD_REQUEST", "Request body must be valid JSON", 400),
     ],
-    402: [error_example("No credits", "INSUFFICIENT_CREDITS", "Client credit balance exhausted", 402, balance=0.5)],
+    402: [
+        error_example(
+            "No credits",
+            "INSUFFICIENT_CREDITS",
+            "Client credit balance exhausted",
+            402,
+            balance=60,
+            available=10,
+            required=50,
+        )
+    ],
     409: [
         error_example(
             "In progress",

@@ -41,9 +41,18 @@ class InsufficientCredits(ApplicationError):
     status_code = 402
     code = "INSUFFICIENT_CREDITS"
 
-    def __init__(self, balance: int):
-        super().__init__("Client credit balance exhausted", extra={"balance": balance})
+    def __init__(self, balance: int, *, available: int | None = None, required: int | None = None):
+        # `balance` is the contract; `available` (balance less open holds) and
+        # `required` (what one more session holds) explain a refusal.
+        extra = {"balance": balance}
+        if available is not None:
+            extra["available"] = available
+        if required is not None:
+            extra["required"] = required
+        super().__init__("Client credit balance exhausted", extra=extra)
         self.balance = balance
+        self.available = available
+        self.required = required
 
 
 class TooManyRequests(ApplicationError):

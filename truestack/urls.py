@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("kyc.urls")),
+    path("", include("billing.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
