@@ -174,9 +174,14 @@ def monthly_invoice_issue(*, client, month: date, created_by=None) -> Invoice | 
     """The monthly invoice of a client whose month closed in debt (post-paid,
     i.e. overdraft allowed). Issues the month's statement first if needed.
     Idempotent: returns the existing invoice, or None when nothing is owed."""
+    return monthly_invoice_get_or_issue(client=client, month=month, created_by=created_by)[0]
+
+
+def monthly_invoice_get_or_issue(*, client, month: date, created_by=None) -> tuple[Invoice | None, bool]:
+    """(invoice or None, whether this call issued it)."""
     statement, _ = statements.statement_generate(client=client, month=month, created_by=created_by)
     if statement is None:
-        return None
+        return None, False
     issued_on = today()
     try:
         with transaction.atomic():
@@ -185,7 +190,7 @@ def monthly_invoice_issue(*, client, month: date, created_by=None) -> Invoice | 
             existing = Invoice.objects.filter(client=client, kind=Invoice.Kind.MONTHLY, period_month=month).first()
             if existing is not None:
                 transaction.set_rollback(True)  # gives the number back
-                return existing
+                return existing, False
             if Invoice.objects.filter(client=client, kind=Invoice.Kind.MONTHLY, period_month__gt=month).exists():
                 raise BadRequest(
                     f"{client.code} already has a monthly invoice after {month:%Y-%m}; months are billed in order"
@@ -193,7 +198,7 @@ def monthly_invoice_issue(*, client, month: date, created_by=None) -> Invoice | 
             billable = monthly_billable_credits(statement=statement)
             if billable == 0:
                 transaction.set_rollback(True)
-                return None
+                return None, False
             lines = [
                 (f"KYC sessions {month:%B %Y}, {row['tier']}: {row['sessions']} sessions", row["credits"])
                 for row in statement.usage_by_tier
@@ -218,9 +223,9 @@ def monthly_invoice_issue(*, client, month: date, created_by=None) -> Invoice | 
                 created_by=created_by,
             )
     except IntegrityError:
-        return Invoice.objects.get(client=client, kind=Invoice.Kind.MONTHLY, period_month=month)
+        return Invoice.objects.get(client=client, kind=Invoice.Kind.MONTHLY, period_month=month), False
     logger.info("billing: monthly invoice %s issued for client %s", invoice.number, client.pk)
-    return invoice
+    return invoice, True
 
 
 def monthly_documents_generate(*, month: date | None = None, created_by=None) -> dict:
@@ -233,9 +238,8 @@ def monthly_documents_generate(*, month: date | None = None, created_by=None) ->
     invoices = []
     debtors = Statement.objects.filter(month=month, closing_balance__lt=0).values_list("client_id", flat=True)
     for client in Client.objects.filter(pk__in=list(debtors)).order_by("code"):
-        before = Invoice.objects.filter(client=client, kind=Invoice.Kind.MONTHLY, period_month=month).exists()
-        invoice = monthly_invoice_issue(client=client, month=month, created_by=created_by)
-        if invoice is not None and not before:
+        invoice, created = monthly_invoice_get_or_issue(client=client, month=month, created_by=created_by)
+        if created:
             invoices.append(invoice)
     return {"month": month, "statements": issued, "invoices": invoices}
 

@@ -26,9 +26,8 @@ class Command(BaseCommand):
                 issued = statements.statements_generate_for_month(month=month_start, client=target)
                 new_invoices = []
                 if not no_invoices:
-                    before = target.invoices.filter(kind="monthly", period_month=month_start).exists()
-                    invoice = invoices.monthly_invoice_issue(client=target, month=month_start)
-                    new_invoices = [invoice] if invoice is not None and not before else []
+                    invoice, created = invoices.monthly_invoice_get_or_issue(client=target, month=month_start)
+                    new_invoices = [invoice] if created else []
             elif no_invoices:
                 issued, new_invoices = statements.statements_generate_for_month(month=month_start), []
             else:
