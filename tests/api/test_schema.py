@@ -16,6 +16,11 @@ OPERATIONS = {
     ("/api/v1/kyc/sessions/{session_id}", "get"): {"200", "401", "404", "429"},
     ("/api/v1/kyc/sessions/{session_id}", "post"): {"200", "401", "404", "413", "429"},
     ("/api/v1/kyc/sessions/{session_id}/documents/{kind}", "get"): {"200", "302", "401", "404", "429"},
+    ("/api/v1/account", "get"): {"200", "401", "429"},
+    ("/api/v1/account/statements", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/account/statements/{month}", "get"): {"200", "401", "404", "429"},
+    ("/api/v1/account/invoices", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/account/invoices/{number}", "get"): {"200", "401", "404", "429"},
 }
 
 
