@@ -219,3 +219,17 @@ def document_pdf_filename(document: Statement | Invoice) -> str:
     if isinstance(document, Statement):
         return f"TrueStack-statement-{document.client.code}-{document.month:%Y-%m}.pdf"
     return f"{document.number}.pdf"
+
+
+def documents_store(documents: list) -> int:
+    """Render and store the PDFs of newly issued documents (the monthly job), so
+    they are in storage before anyone asks. A failure is logged and retried on
+    the first download."""
+    stored = 0
+    for document in documents:
+        try:
+            document_pdf(document)
+            stored += 1
+        except Exception:
+            logger.exception("billing: could not store the PDF of %s %s", type(document).__name__, document.pk)
+    return stored

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from billing import tasks
 from billing.models import Invoice, Statement
@@ -23,8 +24,11 @@ def test_monthly_task_issues_last_months_documents_once(make_client, make_sessio
         second = tasks.generate_monthly_documents.apply().get()
     assert first == {"month": "2026-01", "statements": 1, "invoices": 1}
     assert second == {"month": "2026-01", "statements": 0, "invoices": 0}
-    assert Statement.objects.get().month == date(2026, 1, 1)
-    assert Invoice.objects.filter(kind="monthly").count() == 1
+    statement = Statement.objects.get()
+    assert statement.month == date(2026, 1, 1)
+    monthly = Invoice.objects.get(kind="monthly")
+    # The new documents' PDFs are already in storage.
+    assert default_storage.exists(statement.pdf_path) and default_storage.exists(monthly.pdf_path)
     with at(2026, 2, 16, 1, 0):
         assert tasks.mark_overdue_invoices.apply().get() == 1
 
