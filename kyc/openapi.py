@@ -7,7 +7,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from truestack.schema import error_example, error_responses, rate_limit_headers
+from truestack.schema import (
+    BILLING_EXAMPLE,
+    BILLING_HELP,
+    SessionBillingSerializer,
+    error_example,
+    error_responses,
+    rate_limit_headers,
+)
 
 from .listing import LISTED_STATUSES
 from .models import KycSession
@@ -116,6 +123,7 @@ class SessionDetailSerializer(SessionSummarySerializer):
         help_text="Only when `status` is `completed`: authenticated URLs of the document endpoint "
         "(`null` for an image the provider did not return).",
     )
+    billing = SessionBillingSerializer(allow_null=True, help_text=BILLING_HELP)
 
     class Meta:
         ref_name = "SessionDetail"
@@ -162,6 +170,9 @@ class SessionRefreshSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=_RESULTS, allow_null=True)
     reject_message = serializers.CharField(allow_null=True)
     refreshed = serializers.BooleanField(help_text="true when the provider was asked and answered.")
+    billing = SessionBillingSerializer(
+        required=False, allow_null=True, help_text=BILLING_HELP + " Absent when `error` is present."
+    )
     message = serializers.CharField(required=False, help_text='"Session already finalized" for a final session.')
     error = serializers.CharField(
         required=False, help_text='"Failed to fetch status from provider" when the provider could not be reached.'
@@ -230,13 +241,14 @@ DETAIL_EXAMPLE = OpenApiExample(
             "address": "123 JALAN EXAMPLE, 50000 KUALA LUMPUR",
         },
         "documents": {kind: _DOC_BASE + kind for kind in KycSession.DOCUMENT_KINDS},
+        "billing": BILLING_EXAMPLE,
     },
 )
 PENDING_DETAIL_EXAMPLE = OpenApiExample(
     "Pending session",
     response_only=True,
     status_codes=["200"],
-    value={**_SUMMARY, "status": "pending", "result": None, "updated_at": "2026-01-28T10:00:00.000Z"},
+    value={**_SUMMARY, "status": "pending", "result": None, "updated_at": "2026-01-28T10:00:00.000Z", "billing": None},
 )
 LIST_EXAMPLE = OpenApiExample(
     "A page",
@@ -272,6 +284,7 @@ _REFRESH_BASE = {
     "status": "completed",
     "result": "approved",
     "reject_message": None,
+    "billing": BILLING_EXAMPLE,
 }
 REFRESH_EXAMPLES = [
     OpenApiExample(

@@ -24,6 +24,13 @@ def session_created(session: KycSession) -> dict:
     }
 
 
+def session_billing(session: KycSession) -> dict | None:
+    """What the session cost (`null`: test mode, not completed, or not billed)."""
+    if session.billed_credits is None:
+        return None
+    return {"credits": session.billed_credits, "tier": session.billed_tier, "billed_at": iso(session.billed_at)}
+
+
 def session_summary(session: KycSession) -> dict:
     """The GET /:id shape without OCR and documents (also the listing item)."""
     return {
@@ -42,6 +49,7 @@ def session_summary(session: KycSession) -> dict:
 
 def session_detail(session: KycSession) -> dict:
     body = session_summary(session)
+    body["billing"] = session_billing(session)
     if session.status == KycSession.Status.COMPLETED:
         body["ocr_result"] = {
             "name": session.ocr_full_name or None,
@@ -88,6 +96,7 @@ def session_refreshed(outcome) -> dict:
     if outcome.error:
         body["error"] = outcome.error
         return body
+    body["billing"] = session_billing(session)
     if outcome.message:
         body["message"] = outcome.message
     body["document"] = _document(session)

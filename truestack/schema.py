@@ -144,6 +144,19 @@ class WebhookOcrDataSerializer(serializers.Serializer):
         ref_name = "WebhookOcrData"
 
 
+class SessionBillingSerializer(serializers.Serializer):
+    credits = serializers.IntegerField(help_text="Credits charged for the session (10 credits = RM 1).")
+    tier = serializers.CharField(help_text="The pricing tier that priced it.")
+    billed_at = serializers.DateTimeField(help_text="When it was charged (UTC).")
+
+    class Meta:
+        ref_name = "SessionBilling"
+
+
+BILLING_HELP = "What the session cost; `null` for test-mode (`ts_test_`) sessions and sessions not (yet) billed."
+BILLING_EXAMPLE = {"credits": 30, "tier": "Volume", "billed_at": "2026-01-28T15:30:00.000Z"}
+
+
 class WebhookEventDataSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
     ref_id = serializers.CharField()
@@ -157,6 +170,12 @@ class WebhookEventDataSerializer(serializers.Serializer):
     face_match_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     liveness_score = serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text="0 to 1.")
     metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
+    billing = SessionBillingSerializer(
+        required=False,
+        allow_null=True,
+        help_text=BILLING_HELP + " `null` when expired. Absent for a live session completed without a recorded "
+        'charge (sessions finished before this field existed): read it as `data.get("billing")`.',
+    )
 
     class Meta:
         ref_name = "WebhookEventData"
@@ -194,6 +213,7 @@ WEBHOOK_EVENT_EXAMPLE = {
         "face_match_score": 0.95,
         "liveness_score": 1.0,
         "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
+        "billing": BILLING_EXAMPLE,
     },
 }
 

@@ -61,6 +61,20 @@ def _liveness_score(passed: bool | None) -> float | None:
     return 1.0 if passed else 0.0
 
 
+def _add_billing(data: dict, *, session, completed: bool) -> None:
+    """`billing`: what a completed session cost; null for test mode and expiry.
+    Left out for a live session completed without a recorded charge (sessions
+    finished before charges were stored on them), so those bodies are unchanged."""
+    if completed and session.billed_credits is not None:
+        data["billing"] = {
+            "credits": session.billed_credits,
+            "tier": session.billed_tier,
+            "billed_at": iso_utc(session.billed_at),
+        }
+    elif session.is_test or not completed:
+        data["billing"] = None
+
+
 def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict:
     """The webhook body as in CLIENT_API.md ("Webhook Payload"), plus a top-level `id`."""
     completed = kind == Event.Kind.SESSION_COMPLETED
@@ -75,7 +89,7 @@ def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    return {
+    payload = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso_utc(created_at),
@@ -92,6 +106,8 @@ def event_payload(*, session, kind: str, event_id, created_at: datetime) -> dict
             "metadata": session.metadata if session.metadata is not None else {},
         },
     }
+    _add_billing(payload["data"], session=session, completed=completed)
+    return payload
 
 
 def serialize_payload(payload: dict) -> bytes:
