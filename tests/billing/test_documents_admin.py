@@ -146,3 +146,23 @@ def test_aging_report_csv(logged_in, january):
         ["BETA", "Beta Pay", "1", "0.00", "23.22", "0.00", "0.00", "23.22"],
         ["TOTAL", "", "1", "0.00", "23.22", "0.00", "0.00", "23.22"],
     ]
+
+
+def test_add_credits_form_issues_the_tax_invoice_for_a_paid_topup(logged_in, make_client):
+    import uuid
+
+    acme = make_client(code="ACME")
+    finance = logged_in("finance")
+    url = reverse("admin:clients_client_topup", args=[acme.pk])
+    response = finance.post(url, {"credits": 500, "kind": "topup", "description": "MBB 77", "token": uuid.uuid4().hex})
+    assert response.status_code == 302
+    invoice = Invoice.objects.get()
+    assert (invoice.kind, invoice.status, str(invoice.total), invoice.created_by) == (
+        "topup",
+        "paid",
+        "54.00",
+        finance.user,
+    )
+    assert invoice.payments.get().reference == "MBB 77"
+    promo = finance.post(url, {"credits": 100, "kind": "included", "description": "", "token": uuid.uuid4().hex})
+    assert promo.status_code == 302 and Invoice.objects.count() == 1

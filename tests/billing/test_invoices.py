@@ -262,3 +262,19 @@ def test_statement_and_invoice_pdfs_read_back(make_client, make_session, tiers):
         assert expected in text, expected
     # Stored once: a second read returns the stored bytes.
     assert pdf.document_pdf(invoice) == default_storage.open(invoice.pdf_path).read()
+
+
+def test_voiding_a_topup_takes_its_credits_back_unless_spent(make_client, make_session):
+    acme = make_client(code="ACME")
+    _, first = invoices.topup_record(client=acme, credits=1000, description="T1")
+    note = invoices.invoice_void(invoice=first, reason="Paid twice by mistake")
+    assert note.number.startswith("CN-") and note.ledger_entry.amount == -1000
+    assert services.account_get_or_create(client=acme).balance == 0
+    _, second = invoices.topup_record(client=acme, credits=100, description="T2")
+    services.hold_place(session=make_session(acme))  # 50 held by an open session
+    with pytest.raises(BadRequest, match="Adjustment refused"):
+        invoices.invoice_void(invoice=second, reason="x")
+    second.refresh_from_db()
+    assert second.status == "paid" and not Invoice.objects.filter(original=second).exists()
+    assert Invoice.objects.filter(kind="credit_note").count() == 1  # the refused void used no CN number
+    assert services.ledger_check() == []
