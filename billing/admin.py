@@ -20,6 +20,10 @@ points of clients/admin.py that is:
             return [...] + [t for t in [topup_object_tool(request, obj)] if t]
 
 The page itself is reverse("admin:clients_client_topup", args=[client.pk]).
+`BillingProfileInline` (finance only) may be appended to the Client page's inlines too.
+
+Statements, invoices, payments, the aging report and billing profiles have their own
+pages (Billing → …), for finance staff and superusers only.
 """
 
 import csv
@@ -805,3 +809,22 @@ class BillingProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class BillingProfileInline(admin.StackedInline):
+    """The billing profile on the Client page, for the Client admin to append to
+    its inlines (finance only)."""
+
+    model = BillingProfile
+    extra = 0
+    max_num = 1
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_finance(request.user)
