@@ -138,3 +138,41 @@ def test_402_carries_available_and_required(make_client, make_session, make_api_
         "available": 10,
         "required": 50,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_answers_match_the_schema(live_server, make_client, make_session, tiers, make_api_key):
+    """States the fuzzer cannot reach (statements, invoices, payments, PDFs), over real HTTP."""
+    from pathlib import Path
+
+    import requests
+    import schemathesis
+    from django.conf import settings
+
+    schema = schemathesis.openapi.from_path(Path(settings.BASE_DIR) / "docs" / "openapi.yaml")
+    beta, _ = postpaid_january(make_client, make_session, tiers)
+    with at(2026, 2, 1, 0, 30):
+        invoice = invoices.monthly_invoice_issue(client=beta, month=date(2026, 1, 1))
+    invoices.payment_record(invoice=invoice, amount="1.00", paid_on=date(2026, 2, 2), method="cheque")
+    invoices.invoice_void(invoice=invoice, reason="Replaced")
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {make_api_key(beta)[1]}"
+    checks = [
+        ("/api/v1/account", "/api/v1/account", {}),
+        ("/api/v1/account/statements", "/api/v1/account/statements", {}),
+        ("/api/v1/account/statements/{month}", "/api/v1/account/statements/2026-01", {}),
+        ("/api/v1/account/statements/{month}", "/api/v1/account/statements/2026-01", {"format": "pdf"}),
+        ("/api/v1/account/statements/{month}", "/api/v1/account/statements/1999-01", {}),
+        ("/api/v1/account/invoices", "/api/v1/account/invoices", {}),
+        ("/api/v1/account/invoices/{number}", "/api/v1/account/invoices/CN-2026-000001", {}),
+        ("/api/v1/account/invoices/{number}", "/api/v1/account/invoices/TS-2026-000002", {"format": "pdf"}),
+        ("/api/v1/account/invoices", "/api/v1/account/invoices", {"cursor": "garbage"}),
+    ]
+    try:
+        for template, path, params in checks:
+            response = http.get(live_server.url + path, params=params, timeout=30)
+            assert response.status_code in (200, 400, 404), (path, response.status_code)
+            schema[template]["GET"].validate_response(response)
+            assert "X-RateLimit-Remaining" in response.headers
+    finally:
+        http.close()
