@@ -3,6 +3,7 @@ in the default storage (private; S3 in production) under billing/. A document
 never changes once issued, so its PDF is rendered once and read back after."""
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -118,9 +119,9 @@ def statement_render(statement: Statement) -> bytes:
     doc = _Document(f"Statement {month}")
     tz = ZoneInfo(settings.BILLING_TIME_ZONE)
     doc.bill_to(_bill_to_for(statement.client))
-    end = (statement.period_end.astimezone(tz)).strftime("%d %b %Y %H:%M")
+    last_day = (statement.period_end - timedelta(microseconds=1)).astimezone(tz)
     doc.line_text(
-        f"Period: {statement.period_start.astimezone(tz):%d %b %Y} to {end} (Asia/Kuala_Lumpur). "
+        f"Period: {statement.period_start.astimezone(tz):%d %b %Y} to {last_day:%d %b %Y} (Asia/Kuala_Lumpur). "
         f"Issued {statement.created_at.astimezone(tz):%d %b %Y}. Credits: "
         f"{settings.BILLING_CREDITS_PER_RINGGIT} credits = RM 1."
     )

@@ -238,6 +238,7 @@ def test_statement_and_invoice_pdfs_read_back(make_client, make_session, tiers):
     text = pdf_text(pdf.document_pdf(statement))
     for expected in (
         "Statement January 2026",
+        "Period: 01 Jan 2026 to 31 Jan 2026",
         "Acme Lending",
         "Closing balance 1,025",
         "Closing balance in RM RM 102.50",
