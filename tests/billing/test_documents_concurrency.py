@@ -26,11 +26,10 @@ def test_monthly_job_run_twice_at_once_issues_each_document_once(make_client, ma
         with at(2026, 1, day, 12, 0):
             complete(make_session(gamma), "approved")
 
-    def job():
-        with at(2026, 2, 1, 0, 30):
-            return invoices.monthly_documents_generate()
-
-    results, errors = run_concurrently([job] * 4)
+    # The clock is set once, around all the threads: patching it inside each thread
+    # would interleave the patches and leave a fake clock behind.
+    with at(2026, 2, 1, 0, 30):
+        results, errors = run_concurrently([invoices.monthly_documents_generate] * 4)
     assert errors == [None] * 4
     assert Statement.objects.filter(month=date(2026, 1, 1)).count() == 3
     monthly = Invoice.objects.filter(kind="monthly").select_related("client")

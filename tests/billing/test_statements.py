@@ -20,7 +20,8 @@ KL = ZoneInfo("Asia/Kuala_Lumpur")
 
 @contextmanager
 def at(*args):
-    """Run with the clock at a Kuala Lumpur wall time."""
+    """Run with the clock at a Kuala Lumpur wall time (process-wide: enter it from
+    the test's own thread, never from worker threads)."""
     moment = datetime(*args, tzinfo=KL)
     with mock.patch("django.utils.timezone.now", return_value=moment):
         yield moment
