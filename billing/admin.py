@@ -20,9 +20,16 @@ points of clients/admin.py that is (portal/admin.py does exactly this):
             return [...] + [t for t in [topup_object_tool(request, obj)] if t]
 
 The page itself is reverse("admin:clients_client_topup", args=[client.pk]).
+`BillingProfileInline` (finance only) may be appended to the Client page's inlines too.
+
+Statements, invoices, payments, the aging report and billing profiles have their own
+pages (Billing → …), for finance staff and superusers only.
 """
 
+import csv
+import io
 import uuid
+from decimal import Decimal
 from itertools import pairwise
 
 from django import forms
@@ -32,16 +39,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from clients.models import Client
 from truestack.errors import ApplicationError
 
-from . import selectors, services
-from .models import CreditAccount, Hold, LedgerEntry, PricingTier
+from . import invoices, pdf, selectors, services, statements
+from .models import BillingProfile, CreditAccount, Hold, Invoice, LedgerEntry, Payment, PricingTier, Statement
+from .money import credits_to_rm, format_rm
 
 LEDGER_INLINE_LIMIT = 50
 TOPUP_PERMISSION = "billing.add_ledgerentry"
@@ -336,6 +345,17 @@ class TopUpForm(forms.Form):
         return data
 
 
+def _record_credits(*, client, data: dict, user) -> LedgerEntry:
+    """A paid top-up also issues its tax invoice (billing.invoices); other kinds are credits only."""
+    if data["kind"] == LedgerEntry.Kind.TOPUP:
+        from .invoices import topup_record
+
+        return topup_record(client=client, credits=data["credits"], description=data["description"], created_by=user)[0]
+    return services.credit_add(
+        client=client, credits=data["credits"], kind=data["kind"], description=data["description"], created_by=user
+    )
+
+
 def topup_view(request, client_id, admin_site=None):
     """Add credits to a client through credit_add (created_by = the staff user).
     The hidden one-time token makes a double-submitted form credit once."""
@@ -353,13 +373,7 @@ def topup_view(request, client_id, admin_site=None):
                 messages.warning(request, "This form was already submitted; no credits were added again.")
                 return HttpResponseRedirect(change_url)
             try:
-                entry = services.credit_add(
-                    client=client,
-                    credits=data["credits"],
-                    kind=data["kind"],
-                    description=data["description"],
-                    created_by=request.user,
-                )
+                entry = _record_credits(client=client, data=data, user=request.user)
             except ApplicationError as exc:
                 cache.delete(token_key)
                 form.add_error(None, exc.message)
@@ -402,3 +416,418 @@ def topup_urls(admin_site=None) -> list:
         return topup_view(request, client_id, admin_site=site)
 
     return [path("<uuid:client_id>/topup/", site.admin_view(view), name="clients_client_topup")]
+
+
+# --- billing documents: statements, invoices, payments (finance only) ---------------
+
+FINANCE_GROUP = "finance"
+
+
+def is_finance(user) -> bool:
+    """Finance staff (the `finance` group) and superusers run billing documents."""
+    if not (user.is_active and user.is_staff):
+        return False
+    return user.is_superuser or user.groups.filter(name=FINANCE_GROUP).exists()
+
+
+def _require_finance(request) -> None:
+    if not is_finance(request.user):
+        raise PermissionDenied
+
+
+def _pdf_download(document) -> HttpResponse:
+    response = HttpResponse(pdf.document_pdf(document), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{pdf.document_pdf_filename(document)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class MonthForm(forms.Form):
+    month = forms.CharField(help_text="YYYY-MM, a month that is over (Asia/Kuala_Lumpur).")
+    client = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="Empty: every client with a credit account."
+    )
+
+    def __init__(self, *args, **kwargs):
+        from clients.models import Client
+
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.order_by("code")
+
+    def clean_month(self):
+        try:
+            return statements.month_parse(self.cleaned_data["month"].strip())
+        except ApplicationError as exc:
+            raise ValidationError(exc.message) from None
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="RM")
+    paid_on = forms.DateField(help_text="YYYY-MM-DD")
+    method = forms.ChoiceField(choices=Payment.Method.choices)
+    reference = forms.CharField(max_length=100, required=False, help_text="Bank reference, cheque number…")
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="Printed on the credit note.")
+
+
+class FinanceDocumentAdmin(ReadOnlyAdmin):
+    """Read-only pages; changes go through billing.invoices / billing.statements."""
+
+    def has_module_permission(self, request):
+        return is_finance(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def _form_page(self, request, *, form, title: str, submit_label: str, intro: str = ""):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "submit_label": submit_label,
+            "intro": intro,
+            "back_url": reverse(f"admin:billing_{self.model._meta.model_name}_changelist"),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/billing/form_page.html", context)
+
+
+@admin.register(Statement)
+class StatementAdmin(FinanceDocumentAdmin):
+    list_display = [
+        "month_display",
+        "client",
+        "opening_balance",
+        "credits_in_display",
+        "usage_sessions",
+        "usage_credits",
+        "closing_balance",
+        "closing_rm_display",
+        "pdf_link",
+    ]
+    list_filter = ["month", ("client", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["client"]
+    search_fields = ["client__code", "client__name"]
+    ordering = ["-month", "client__code"]
+    fields = [
+        "client",
+        "month",
+        "period_start",
+        "period_end",
+        "opening_balance",
+        "topup_credits",
+        "included_credits",
+        "refund_credits",
+        "adjustment_credits",
+        "usage_sessions",
+        "usage_credits",
+        "closing_balance",
+        "usage_by_tier",
+        "credit_lines",
+        "cut_entry_id",
+        "created_at",
+        "created_by",
+        "pdf_link",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/billing/statement/change_list.html"
+
+    @admin.display(description="month", ordering="month")
+    def month_display(self, obj):
+        return obj.month.strftime("%Y-%m")
+
+    @admin.display(description="credits in")
+    def credits_in_display(self, obj):
+        return obj.topup_credits + obj.included_credits + obj.refund_credits + obj.adjustment_credits
+
+    @admin.display(description="closing RM")
+    def closing_rm_display(self, obj):
+        return format_rm(credits_to_rm(obj.closing_balance))
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj):
+        if obj.pk is None:
+            return ""
+        return format_html('<a href="{}">PDF</a>', reverse("admin:billing_statement_pdf", args=[obj.pk]))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("generate/", wrap(self.generate_view), name="billing_statement_generate"),
+            path("<int:statement_id>/pdf/", wrap(self.pdf_view), name="billing_statement_pdf"),
+        ] + super().get_urls()
+
+    def pdf_view(self, request, statement_id):
+        _require_finance(request)
+        return _pdf_download(get_object_or_404(Statement.objects.select_related("client"), pk=statement_id))
+
+    def generate_view(self, request):
+        _require_finance(request)
+        form = MonthForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                issued = statements.statements_generate_for_month(
+                    month=form.cleaned_data["month"], client=form.cleaned_data["client"], created_by=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    f"{len(issued)} statement(s) issued for {form.cleaned_data['month']:%Y-%m}; "
+                    "statements already issued were left as they are.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:billing_statement_changelist"))
+        return self._form_page(
+            request,
+            form=form,
+            title="Issue statements",
+            submit_label="Issue",
+            intro="Issues the statement of a past month (and any earlier month not issued yet).",
+        )
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ["paid_on", "amount", "method", "reference", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(FinanceDocumentAdmin):
+    list_display = [
+        "number",
+        "client",
+        "kind",
+        "status",
+        "issue_date",
+        "due_date",
+        "total",
+        "amount_paid",
+        "outstanding_display",
+        "links",
+    ]
+    list_filter = ["status", "kind", ("client", admin.RelatedOnlyFieldListFilter), "issue_date"]
+    list_select_related = ["client"]
+    search_fields = ["number", "client__code", "client__name"]
+    ordering = ["-created_at", "-id"]
+    inlines = [PaymentInline]
+    fields = [
+        "number",
+        "kind",
+        "status",
+        "client",
+        "issue_date",
+        "due_date",
+        "period_month",
+        "credits",
+        "lines",
+        "subtotal",
+        "sst_rate",
+        "sst_amount",
+        "total",
+        "amount_paid",
+        "outstanding_display",
+        "original",
+        "ledger_entry",
+        "bill_to",
+        "note",
+        "created_by",
+        "created_at",
+        "links",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/billing/invoice/change_list.html"
+
+    @admin.display(description="outstanding")
+    def outstanding_display(self, obj):
+        if obj.status == Invoice.Status.VOID or obj.kind == Invoice.Kind.CREDIT_NOTE:
+            return "—"
+        return obj.total - obj.amount_paid
+
+    @admin.display(description="")
+    def links(self, obj):
+        if obj.pk is None:
+            return ""
+        parts = [format_html('<a href="{}">PDF</a>', reverse("admin:billing_invoice_pdf", args=[obj.pk]))]
+        if obj.kind != Invoice.Kind.CREDIT_NOTE and obj.status != Invoice.Status.VOID:
+            if obj.status != Invoice.Status.PAID:
+                url = reverse("admin:billing_invoice_payment", args=[obj.pk])
+                parts.append(format_html('<a href="{}">Record payment</a>', url))
+            parts.append(format_html('<a href="{}">Void</a>', reverse("admin:billing_invoice_void", args=[obj.pk])))
+        return format_html_join(" | ", "{}", ((part,) for part in parts))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("issue-monthly/", wrap(self.issue_monthly_view), name="billing_invoice_issue_monthly"),
+            path("aging.csv", wrap(self.aging_view), name="billing_invoice_aging"),
+            path("<int:invoice_id>/pdf/", wrap(self.pdf_view), name="billing_invoice_pdf"),
+            path("<int:invoice_id>/payment/", wrap(self.payment_view), name="billing_invoice_payment"),
+            path("<int:invoice_id>/void/", wrap(self.void_view), name="billing_invoice_void"),
+        ] + super().get_urls()
+
+    def _invoice(self, request, invoice_id) -> Invoice:
+        _require_finance(request)
+        return get_object_or_404(Invoice.objects.select_related("client", "original"), pk=invoice_id)
+
+    def _change_url(self, invoice: Invoice) -> str:
+        return reverse("admin:billing_invoice_change", args=[invoice.pk])
+
+    def pdf_view(self, request, invoice_id):
+        return _pdf_download(self._invoice(request, invoice_id))
+
+    def payment_view(self, request, invoice_id):
+        invoice = self._invoice(request, invoice_id)
+        form = PaymentForm(request.POST or None, initial={"paid_on": invoices.today()})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                payment = invoices.payment_record(
+                    invoice=invoice,
+                    amount=data["amount"],
+                    paid_on=data["paid_on"],
+                    method=data["method"],
+                    reference=data["reference"],
+                    created_by=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, invoice, f"Recorded payment of RM {payment.amount}")
+                self.message_user(request, f"Payment of RM {payment.amount} recorded on {invoice.number}.")
+                return HttpResponseRedirect(self._change_url(invoice))
+        return self._form_page(
+            request,
+            form=form,
+            title=f"Record payment: {invoice.number}",
+            submit_label="Record payment",
+            intro=f"{invoice.client.code}: total {format_rm(invoice.total)}, paid {format_rm(invoice.amount_paid)}, "
+            f"outstanding {format_rm(invoice.total - invoice.amount_paid)}.",
+        )
+
+    def void_view(self, request, invoice_id):
+        invoice = self._invoice(request, invoice_id)
+        form = VoidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                note = invoices.invoice_void(
+                    invoice=invoice, reason=form.cleaned_data["reason"], created_by=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, invoice, f"Voided by credit note {note.number}")
+                self.message_user(request, f"{invoice.number} voided by credit note {note.number}.")
+                return HttpResponseRedirect(self._change_url(note))
+        return self._form_page(
+            request,
+            form=form,
+            title=f"Void {invoice.number}",
+            submit_label="Void and issue credit note",
+            intro=f"Issues a credit note for {format_rm(invoice.total)} that references {invoice.number} and takes "
+            f"back the {invoice.credits} credits it stands for. The invoice itself is not changed.",
+        )
+
+    def issue_monthly_view(self, request):
+        _require_finance(request)
+        form = MonthForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            month, client = form.cleaned_data["month"], form.cleaned_data["client"]
+            try:
+                if client is None:
+                    issued = invoices.monthly_documents_generate(month=month, created_by=request.user)["invoices"]
+                else:
+                    invoice = invoices.monthly_invoice_issue(client=client, month=month, created_by=request.user)
+                    issued = [invoice] if invoice is not None else []
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                numbers = ", ".join(invoice.number for invoice in issued) or "none needed"
+                self.message_user(request, f"Monthly invoices for {month:%Y-%m}: {numbers}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:billing_invoice_changelist"))
+        return self._form_page(
+            request,
+            form=form,
+            title="Issue monthly invoices",
+            submit_label="Issue",
+            intro="Issues the month's statements, then a monthly invoice for every client whose month closed in "
+            "debt (post-paid). Invoices already issued are returned as they are.",
+        )
+
+    def aging_view(self, request):
+        _require_finance(request)
+        on = invoices.today()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        columns = ["client", "name", "invoices"] + [name for name, _, _ in invoices.AGING_BUCKETS] + ["total"]
+        writer.writerow(["client", "name", "invoices", "0-30 days", "31-60 days", "61-90 days", "90+ days", "total"])
+        rows = invoices.aging_report(on=on)
+        for row in rows:
+            writer.writerow([row[column] for column in columns])
+        totals = [sum((row[name] for row in rows), Decimal("0.00")) for name in columns[3:]]
+        writer.writerow(["TOTAL", "", sum(row["invoices"] for row in rows), *totals])
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="truestack-aging-{on.isoformat()}.csv"'
+        return response
+
+
+@admin.register(BillingProfile)
+class BillingProfileAdmin(admin.ModelAdmin):
+    list_display = ["client", "legal_name", "registration_number", "sst_number", "billing_email", "payment_terms_days"]
+    list_select_related = ["client"]
+    search_fields = ["client__code", "client__name", "legal_name"]
+    ordering = ["client__code"]
+
+    def has_module_permission(self, request):
+        return is_finance(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_add_permission(self, request):
+        return is_finance(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BillingProfileInline(admin.StackedInline):
+    """The billing profile on the Client page, for the Client admin to append to
+    its inlines (finance only)."""
+
+    model = BillingProfile
+    extra = 0
+    max_num = 1
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_finance(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_finance(request.user)

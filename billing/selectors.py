@@ -55,3 +55,35 @@ def month_to_date_subqueries(client_ref: str = "pk") -> dict:
             Subquery(usage.annotate(total=-Sum("amount")).values("total"), output_field=IntegerField()), Value(0)
         ),
     }
+
+
+# --- billing documents ------------------------------------------------------------
+
+
+def account_summary(*, client) -> dict:
+    """Balance, held and this month's usage in one query (zeros before any credit)."""
+
+    row = (
+        CreditAccount.objects.filter(client_id=getattr(client, "pk", client))
+        .annotate(**month_to_date_subqueries("client_id"))
+        .values_list("balance", "held", "billing_mtd_sessions", "billing_mtd_credits")
+        .first()
+    )
+    balance, held, sessions, credits = row or (0, 0, 0, 0)
+    return {"balance": balance, "held": held, "mtd_sessions": sessions, "mtd_credits": credits}
+
+
+def statements_for_client(*, client) -> QuerySet:
+    from .models import Statement
+
+    return Statement.objects.filter(client_id=getattr(client, "pk", client))
+
+
+def invoices_for_client(*, client) -> QuerySet:
+    from .models import Invoice
+
+    return (
+        Invoice.objects.filter(client_id=getattr(client, "pk", client))
+        .select_related("original")
+        .prefetch_related("payments")
+    )

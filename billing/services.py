@@ -149,7 +149,9 @@ def hold_place(*, session, amount: int | None = None) -> Hold | None:
         if amount is None:
             amount = hold_amount_for(client=client)
         if not client.allow_overdraft and account.balance - account.held < amount:
-            raise InsufficientCredits(balance=account.balance)
+            raise InsufficientCredits(
+                balance=account.balance, available=account.balance - account.held, required=amount
+            )
         hold = Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
         _store_account(account, balance=account.balance, held=account.held + amount)
     return hold

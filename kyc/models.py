@@ -91,6 +91,11 @@ class KycSession(models.Model):
     face_image = models.CharField(max_length=255, blank=True, help_text="Storage path")
     best_frame = models.CharField(max_length=255, blank=True, help_text="Storage path")
 
+    # What the session cost, stored in the transaction that charged it (null: not billed).
+    billed_credits = models.PositiveIntegerField(null=True, blank=True)
+    billed_tier = models.CharField(max_length=100, blank=True)
+    billed_at = models.DateTimeField(null=True, blank=True)
+
     expires_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

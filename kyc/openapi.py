@@ -19,6 +19,19 @@ TAG = "KYC sessions"
 SESSION_ID = "550e8400-e29b-41d4-a716-446655440000"
 _DOC_BASE = f"https://api.truestack.my/api/v1/kyc/sessions/{SESSION_ID}/documents/"
 
+
+class SessionBillingSerializer(serializers.Serializer):
+    credits = serializers.IntegerField(help_text="Credits charged for the session (10 credits = RM 1).")
+    tier = serializers.CharField(help_text="The pricing tier that priced it.")
+    billed_at = serializers.DateTimeField(help_text="When it was charged (UTC).")
+
+    class Meta:
+        ref_name = "SessionBilling"
+
+
+BILLING_HELP = "What the session cost; `null` for test-mode (`ts_test_`) sessions and sessions not (yet) billed."
+BILLING_EXAMPLE = {"credits": 30, "tier": "Volume", "billed_at": "2026-01-28T15:30:00.000Z"}
+
 # --- requests --------------------------------------------------------------------------
 
 
@@ -141,6 +154,7 @@ class SessionDetailSerializer(SessionSummarySerializer):
     verification = VerificationSerializer(
         required=False, help_text="Only when `status` is `completed`: the provider's checks (as in refresh)."
     )
+    billing = SessionBillingSerializer(allow_null=True, help_text=BILLING_HELP)
 
     class Meta:
         ref_name = "SessionDetail"
@@ -173,6 +187,9 @@ class SessionRefreshSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=_RESULTS, allow_null=True)
     reject_message = serializers.CharField(allow_null=True)
     refreshed = serializers.BooleanField(help_text="true when the provider was asked and answered.")
+    billing = SessionBillingSerializer(
+        required=False, allow_null=True, help_text=BILLING_HELP + " Absent when `error` is present."
+    )
     message = serializers.CharField(required=False, help_text='"Session already finalized" for a final session.')
     error = serializers.CharField(
         required=False, help_text='"Failed to fetch status from provider" when the provider could not be reached.'
@@ -253,13 +270,14 @@ DETAIL_EXAMPLE = OpenApiExample(
         "documents": {kind: _DOC_BASE + kind for kind in KycSession.DOCUMENT_KINDS},
         "reject_message": None,
         "verification": _VERIFICATION,
+        "billing": BILLING_EXAMPLE,
     },
 )
 PENDING_DETAIL_EXAMPLE = OpenApiExample(
     "Pending session",
     response_only=True,
     status_codes=["200"],
-    value={**_SUMMARY, "status": "pending", "result": None, "updated_at": "2026-01-28T10:00:00.000Z"},
+    value={**_SUMMARY, "status": "pending", "result": None, "updated_at": "2026-01-28T10:00:00.000Z", "billing": None},
 )
 LIST_EXAMPLE = OpenApiExample(
     "A page",
@@ -285,6 +303,7 @@ _REFRESH_BASE = {
     "status": "completed",
     "result": "approved",
     "reject_message": None,
+    "billing": BILLING_EXAMPLE,
 }
 REFRESH_EXAMPLES = [
     OpenApiExample(
@@ -333,7 +352,17 @@ CREATE_ERROR_EXAMPLES = {
         error_example("Invalid webhook_url", "BAD_REQUEST", "webhook_url must be a valid HTTP/HTTPS URL", 400),
         error_example("Invalid JSON", "BAD_REQUEST", "Request body must be valid JSON", 400),
     ],
-    402: [error_example("No credits", "INSUFFICIENT_CREDITS", "Client credit balance exhausted", 402, balance=0.5)],
+    402: [
+        error_example(
+            "No credits",
+            "INSUFFICIENT_CREDITS",
+            "Client credit balance exhausted",
+            402,
+            balance=60,
+            available=10,
+            required=50,
+        )
+    ],
     409: [
         error_example(
             "In progress",
@@ -538,7 +567,14 @@ class WebhookEventDataSerializer(serializers.Serializer):
     metadata = serializers.DictField(help_text="The metadata you sent when creating the session.")
     updated_at = serializers.DateTimeField(
         required=False,
-        help_text="When the session last changed (UTC). With `sequence`, tells a stale event from a newer one. Absent from events recorded before it was added.",
+        help_text="When the session last changed (UTC). With `sequence`, tells a stale event from a newer one. "
+        "Absent from events recorded before it was added.",
+    )
+    billing = SessionBillingSerializer(
+        required=False,
+        allow_null=True,
+        help_text=BILLING_HELP + " `null` when expired. Absent for a live session completed without a recorded "
+        'charge (sessions finished before this field existed): read it as `data.get("billing")`.',
     )
 
     class Meta:
@@ -586,6 +622,7 @@ WEBHOOK_EVENT_EXAMPLE = {
         "liveness_score": 1.0,
         "metadata": {"user_id": "usr_12345", "application_id": "app_67890"},
         "updated_at": "2026-01-28T15:30:00.000Z",
+        "billing": BILLING_EXAMPLE,
     },
     "sequence": 1,
 }

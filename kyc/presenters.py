@@ -29,6 +29,13 @@ def session_created(session: KycSession) -> dict:
     }
 
 
+def session_billing(session: KycSession) -> dict | None:
+    """What the session cost (`null`: test mode, not completed, or not billed)."""
+    if session.billed_credits is None:
+        return None
+    return {"credits": session.billed_credits, "tier": session.billed_tier, "billed_at": iso(session.billed_at)}
+
+
 def session_summary(session: KycSession) -> dict:
     """The GET /:id shape without OCR and documents (also the listing item)."""
     return {
@@ -47,6 +54,7 @@ def session_summary(session: KycSession) -> dict:
 
 def session_detail(session: KycSession) -> dict:
     body = session_summary(session)
+    body["billing"] = session_billing(session)
     if session.status == KycSession.Status.COMPLETED:
         body["ocr_result"] = {
             "name": session.ocr_full_name or None,
@@ -96,6 +104,7 @@ def session_refreshed(outcome) -> dict:
     if outcome.error:
         body["error"] = outcome.error
         return body
+    body["billing"] = session_billing(session)
     if outcome.message:
         body["message"] = outcome.message
     body["document"] = _document(session)
@@ -141,7 +150,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    return {
+    payload = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso(created_at),
@@ -162,6 +171,18 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
         # Additive: per-session event number, increasing; a receiver ignores lower ones.
         "sequence": session.event_sequence,
     }
+    _add_billing(payload["data"], session=session, completed=completed)
+    return payload
+
+
+def _add_billing(data: dict, *, session: KycSession, completed: bool) -> None:
+    """`billing`: what a completed session cost; null for test mode and expiry.
+    Left out for a live session completed without a recorded charge (sessions
+    finished before charges were stored on them), so those bodies are unchanged."""
+    if completed and session.billed_credits is not None:
+        data["billing"] = session_billing(session)
+    elif session.is_test or not completed:
+        data["billing"] = None
 
 
 SAMPLE_SESSION_ID = "00000000-0000-0000-0000-000000000000"
@@ -193,6 +214,7 @@ def session_webhook_sample(*, event_id: uuid.UUID, created_at: datetime) -> dict
             "liveness_score": 1.0,
             "metadata": {"sample": True},
             "updated_at": iso(created_at),
+            "billing": None,
         },
         "sequence": 1,
         "sample": True,

@@ -241,12 +241,19 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
             session.status = KycSession.Status.EXPIRED
             touched.append("status")
             changed = True
+        if session.status == KycSession.Status.COMPLETED and changed:
+            # Charged before the row is saved, so what it cost is stored with it.
+            charge = billing.session_charge(session=session)
+            if charge is not None:
+                session.billed_credits = -charge.amount
+                session.billed_tier = charge.tier_name
+                session.billed_at = charge.created_at
+                touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
         if session.is_final and changed:
             _tally_add(client_id=session.client_id, delta=-1)
 
         if session.status == KycSession.Status.COMPLETED and changed:
-            billing.session_charge(session=session)
             session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
         elif session.status == KycSession.Status.EXPIRED and changed:
             billing.hold_release(session=session)

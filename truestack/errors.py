@@ -21,6 +21,10 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
+    def body_extra(self) -> dict:
+        """Fields added to the error body next to `error` and `message`."""
+        return self.extra
+
 
 class BadRequest(ApplicationError):
     status_code = 400
@@ -44,9 +48,21 @@ class InsufficientCredits(ApplicationError):
     status_code = 402
     code = "INSUFFICIENT_CREDITS"
 
-    def __init__(self, balance: int):
+    def __init__(self, balance: int, *, available: int | None = None, required: int | None = None):
         super().__init__("Client credit balance exhausted", extra={"balance": balance})
         self.balance = balance
+        self.available = available
+        self.required = required
+
+    def body_extra(self) -> dict:
+        # `balance` is the contract; `available` (balance less open holds) and
+        # `required` (what one more session needs) explain the refusal.
+        extra = dict(self.extra)
+        if self.available is not None:
+            extra["available"] = self.available
+        if self.required is not None:
+            extra["required"] = self.required
+        return extra
 
 
 class TooManyRequests(ApplicationError):

@@ -26,7 +26,9 @@ def _message(exc: exceptions.APIException) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        response = Response(error_body(exc.status_code, exc.message, exc.code, **exc.extra), status=exc.status_code)
+        response = Response(
+            error_body(exc.status_code, exc.message, exc.code, **exc.body_extra()), status=exc.status_code
+        )
         for name, value in exc.headers.items():
             response[name] = value
         return response

@@ -59,6 +59,10 @@ class ErrorSerializer(serializers.Serializer):
 class InsufficientCreditsErrorSerializer(ErrorSerializer):
     error = serializers.ChoiceField(choices=["INSUFFICIENT_CREDITS"])
     balance = serializers.FloatField(help_text="The client's current credit balance.")
+    available = serializers.IntegerField(
+        required=False, help_text="Credits available for new sessions: balance less what open sessions hold."
+    )
+    required = serializers.IntegerField(required=False, help_text="Credits one more session needs available.")
 
     class Meta:
         ref_name = "InsufficientCreditsError"
@@ -82,7 +86,8 @@ TOO_LARGE_EXAMPLE = error_example("Body too large", "PAYLOAD_TOO_LARGE", "Reques
 _DESCRIPTIONS = {
     400: "Invalid request (`BAD_REQUEST`).",
     401: "Missing, malformed, unknown or revoked API key (`UNAUTHORIZED`).",
-    402: "Not enough credits and overdraft disabled (`INSUFFICIENT_CREDITS`, with `balance`).",
+    402: "Not enough credits and overdraft disabled (`INSUFFICIENT_CREDITS`, with `balance`, `available` and "
+    "`required`).",
     404: "Unknown id, another client's session, or a malformed id (`NOT_FOUND`).",
     409: "A request with the same Idempotency-Key is still being processed (`IDEMPOTENCY_REQUEST_IN_PROGRESS`).",
     413: "Request body larger than 64 KB (`PAYLOAD_TOO_LARGE`).",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("kyc.urls")),
     path("", include("webhooks.urls")),
+    path("", include("billing.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

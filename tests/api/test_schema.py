@@ -21,6 +21,11 @@ OPERATIONS = {
     ("/api/v1/events/{event_id}/redeliver", "post"): {"202", "401", "404", "413", "429"},
     ("/api/v1/events/redeliver", "post"): {"202", "400", "401", "413", "415", "429"},
     ("/api/v1/events/test", "post"): {"200", "400", "401", "413", "415", "429"},
+    ("/api/v1/account", "get"): {"200", "401", "429"},
+    ("/api/v1/account/statements", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/account/statements/{month}", "get"): {"200", "401", "404", "429"},
+    ("/api/v1/account/invoices", "get"): {"200", "400", "401", "429"},
+    ("/api/v1/account/invoices/{number}", "get"): {"200", "401", "404", "429"},
 }
 
 

@@ -57,3 +57,13 @@ def tiers():
             )
 
     return _set
+
+
+_REAL_NOW = timezone.now
+
+
+@pytest.fixture(autouse=True)
+def clock_is_real():
+    """A test that fakes the clock (test_statements.at) from worker threads could
+    leave the fake behind; the next billing test would notice here."""
+    assert timezone.now is _REAL_NOW, "an earlier test left a patched clock behind"

@@ -8,6 +8,8 @@ from typing import Any
 import environ
 from celery.schedules import schedule
 
+from truestack.schedules import KualaLumpurCrontab
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -127,6 +129,26 @@ USE_I18N = True
 USE_TZ = True
 BILLING_TIME_ZONE = "Asia/Kuala_Lumpur"
 
+# --- Billing documents (statements, invoices, payments; docs/billing.md) ------
+# 10 credits = RM 1: the one place the rate is declared.
+BILLING_CREDITS_PER_RINGGIT = env.int("BILLING_CREDITS_PER_RINGGIT", default=10)
+# Sales and Service Tax, in percent, charged on the service amount of every invoice.
+BILLING_SST_RATE_PERCENT = env("BILLING_SST_RATE_PERCENT", default="8")
+# Days from issue to due date when a client's billing profile does not say otherwise.
+BILLING_PAYMENT_TERMS_DAYS = env.int("BILLING_PAYMENT_TERMS_DAYS", default=14)
+BILLING_COMPANY_NAME = env("BILLING_COMPANY_NAME", default="TrueStack Sdn. Bhd.")
+BILLING_COMPANY_REGISTRATION_NUMBER = env("BILLING_COMPANY_REGISTRATION_NUMBER", default="202601000001 (1234567-X)")
+BILLING_COMPANY_SST_NUMBER = env("BILLING_COMPANY_SST_NUMBER", default="W10-2601-32000001")
+BILLING_COMPANY_ADDRESS = env(
+    "BILLING_COMPANY_ADDRESS", default="Level 10, Menara TrueStack, Jalan Ampang, 50450 Kuala Lumpur, Malaysia"
+)
+BILLING_COMPANY_EMAIL = env("BILLING_COMPANY_EMAIL", default="finance@truestack.my")
+BILLING_INVOICE_TERMS = env(
+    "BILLING_INVOICE_TERMS",
+    default="Payment by bank transfer to TrueStack Sdn. Bhd., quoting the invoice number. "
+    "Amounts in Malaysian ringgit (RM).",
+)
+
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
@@ -203,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "KYC sessions", "description": "Create, read, refresh and list verification sessions."},
         {"name": "Events", "description": "Your webhook events: list, inspect, redeliver, replay, test."},
+        {"name": "Account", "description": "Your balance, monthly statements and invoices (docs/billing.md)."},
     ],
 }
 
@@ -316,6 +339,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 # Keep a worker's database connection across tasks (Celery closes it after every
 # task otherwise, and a new PostgreSQL connection costs ~5 ms of CPU).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+
+
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "kyc-poll-stale-sessions": {"task": "kyc.tasks.poll_stale_sessions", "schedule": schedule(60)},
@@ -323,6 +348,16 @@ CELERY_BEAT_SCHEDULE = {
     "kyc-expire-sessions": {"task": "kyc.tasks.expire_sessions", "schedule": schedule(60)},
     "kyc-reprocess-callbacks": {"task": "kyc.tasks.reprocess_callbacks", "schedule": schedule(60)},
     "kyc-purge-idempotency-records": {"task": "kyc.tasks.purge_idempotency_records", "schedule": schedule(60)},
+    # Statements and post-paid invoices for the previous month, 00:30 on the 1st in Kuala Lumpur.
+    "billing-monthly-documents": {
+        "task": "billing.tasks.generate_monthly_documents",
+        "schedule": KualaLumpurCrontab(minute=30, hour=0, day_of_month=1),
+    },
+    # Invoices past their due date become overdue (daily, 01:00 Kuala Lumpur).
+    "billing-mark-overdue-invoices": {
+        "task": "billing.tasks.mark_overdue_invoices",
+        "schedule": KualaLumpurCrontab(minute=0, hour=1),
+    },
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.invoices import topup_record
 from billing.models import LedgerEntry
 from billing.services import MANUAL_KINDS, credit_add
 from clients.models import Client
@@ -19,8 +20,15 @@ class Command(BaseCommand):
         client = Client.objects.filter(code=code).first()
         if client is None:
             raise CommandError(f"No client with code {code!r}")
+        invoice = None
         try:
-            entry = credit_add(client=client, credits=credits, kind=kind, description=description)
+            if kind == LedgerEntry.Kind.TOPUP:
+                # A paid top-up: its tax invoice is issued (and marked paid) with it.
+                entry, invoice = topup_record(client=client, credits=credits, description=description)
+            else:
+                entry = credit_add(client=client, credits=credits, kind=kind, description=description)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        if invoice is not None:
+            self.stderr.write(f"{client.code}: tax invoice {invoice.number} issued, RM {invoice.total} paid")
         self.stdout.write(f"{client.code}: {kind} {entry.amount:+d} credits; balance {entry.balance_after} credits")
