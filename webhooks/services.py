@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from clients.services import api_key_plaintext, client_webhook_secret
+from clients.services import api_key_plaintext, client_webhook_secrets
 from truestack import outbound
 
 # tasks.py imports this module too; both only use each other's names at call time.
@@ -160,10 +160,12 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | None:
 def _send(*, delivery: Delivery) -> outbound.OutboundResult:
     event = delivery.event
     try:
+        current, *previous = client_webhook_secrets(client=event.client)
         headers = signing.signed_headers(
             body=bytes(event.body),
             api_key=api_key_plaintext(api_key=event.session.api_key),
-            secret=client_webhook_secret(client=event.client),
+            secret=current,
+            previous_secrets=previous,
             event_id=str(event.id),
             event_kind=event.kind,
             delivery_id=str(delivery.id),

@@ -235,6 +235,9 @@ SANDBOX_REFUSE_CONNECTIONS = env.bool("SANDBOX_REFUSE_CONNECTIONS", default=Fals
 BILLING_DEFAULT_CREDITS_PER_SESSION = env.int("BILLING_DEFAULT_CREDITS_PER_SESSION", default=50)
 
 # --- Outbound webhooks ----------------------------------------------------------
+# After a signing secret is rotated, the previous one keeps signing (next to the
+# new one) for this long.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24))
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
