@@ -170,6 +170,19 @@ class ProviderCallback(models.Model):
         return f"Callback {self.pk} ({self.state})"
 
 
+class ProviderCheck(models.Model):
+    """One status call to the provider (refresh, poll, last check before expiry)
+    and whether it answered; the dashboard shows the failed share of the last
+    hour. Rows older than a day are pruned by the poll job."""
+
+    checked_at = models.DateTimeField(db_index=True)
+    via = models.CharField(max_length=16)
+    ok = models.BooleanField()
+
+    def __str__(self):
+        return f"{self.via} {'ok' if self.ok else 'failed'} at {self.checked_at}"
+
+
 class IdempotencyRecord(models.Model):
     """First answer to a create request carrying an Idempotency-Key (kept 24 h)."""
 

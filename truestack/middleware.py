@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils import timezone
 
 from .errors import json_error_response
 
@@ -19,3 +20,17 @@ class ApiBodySizeLimitMiddleware:
             if length > settings.API_MAX_BODY_BYTES:
                 return json_error_response(413, f"Request body exceeds {settings.API_MAX_BODY_BYTES} bytes")
         return self.get_response(request)
+
+
+class PortalTimeZoneMiddleware:
+    """The operator portal works in PORTAL_TIME_ZONE: dates typed in its filters
+    and times it shows are Kuala Lumpur times, like billing months."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith("/admin/"):
+            return self.get_response(request)
+        with timezone.override(settings.PORTAL_TIME_ZONE):
+            return self.get_response(request)

@@ -29,7 +29,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin app with the portal's site (dashboard as its index).
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rangefilter",
     "truestack",
     "clients",
     "billing",
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "truestack.middleware.PortalTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "truestack.urls"
@@ -119,6 +122,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 BILLING_TIME_ZONE = "Asia/Kuala_Lumpur"
+# The operator portal (/admin/) shows and reads times in this zone, named (MYT).
+PORTAL_TIME_ZONE = BILLING_TIME_ZONE
+# The dashboard lists clients whose available credits cover fewer sessions than this.
+PORTAL_LOW_CREDIT_SESSIONS = env.int("PORTAL_LOW_CREDIT_SESSIONS", default=20)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
