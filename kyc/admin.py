@@ -3,6 +3,7 @@ from django.utils.html import format_html, format_html_join
 
 from webhooks.admin import EventInline
 
+from . import admin_privacy  # noqa: F401  (access log, retention, redaction admin)
 from .documents import expiring_url
 from .models import KycSession, ProviderCallback
 from .services import session_refresh

@@ -237,6 +237,15 @@ SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.0)
 SANDBOX_REFUSE_CONNECTIONS = env.bool("SANDBOX_REFUSE_CONNECTIONS", default=False)
 
+# --- Data protection ------------------------------------------------------------
+# Defaults for clients without a RetentionPolicy: days after a session ends that its
+# images, then its personal fields, are kept before the retention job removes them.
+RETENTION_IMAGES_DAYS = env.int("RETENTION_IMAGES_DAYS", default=30)
+RETENTION_PERSONAL_DATA_DAYS = env.int("RETENTION_PERSONAL_DATA_DAYS", default=365)
+# Sessions handled per run of the retention job (each kind); the rest wait for the next run.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
+RETENTION_INTERVAL_SECONDS = env.float("RETENTION_INTERVAL_SECONDS", default=3600.0)
+
 # --- Billing --------------------------------------------------------------------
 # Price of a completed live session for a client without pricing tiers.
 BILLING_DEFAULT_CREDITS_PER_SESSION = env.int("BILLING_DEFAULT_CREDITS_PER_SESSION", default=50)
