@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kyc', '0005_redaction_and_access_log'),
+        ("kyc", "0005_redaction_and_access_log"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProviderCheck',
+            name="ProviderCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_at', models.DateTimeField(db_index=True)),
-                ('via', models.CharField(max_length=16)),
-                ('ok', models.BooleanField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checked_at", models.DateTimeField(db_index=True)),
+                ("via", models.CharField(max_length=16)),
+                ("ok", models.BooleanField()),
             ],
         ),
     ]
