@@ -52,6 +52,7 @@ class ApiKeyGenerateForm(forms.Form):
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
+    template = "admin/clients/apikey/tabular_inline.html"
     extra = 0
     can_delete = False
     show_change_link = False
