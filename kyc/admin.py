@@ -24,7 +24,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 from billing import selectors as billing_selectors
 from truestack.csvexport import CsvExportAdminMixin
 from truestack.formats import iso_utc, without_separators
-from truestack.localtime import local_datetime
+from truestack.localtime import local_compact, local_datetime
 from webhooks import selectors as webhook_selectors
 from webhooks.services import delivery_resend
 
@@ -130,7 +130,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Created (MYT)", ordering="created_at")
     def created(self, obj):
-        return local_datetime(obj.created_at)
+        return local_compact(obj.created_at)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -328,7 +328,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
                 ("Name on the document", session.ocr_full_name or "—"),
                 ("ID number read", ocr_number or "—"),
                 ("Address", address or "—"),
-                ("Date of birth", session.date_of_birth or "—"),
+                ("Date of birth", session.date_of_birth.strftime("%d %b %Y") if session.date_of_birth else "—"),
                 ("Gender / nationality", f"{session.ocr_gender or '—'} / {session.ocr_nationality or '—'}"),
                 ("Document genuine", _flag(session.document_valid)),
                 ("Name matches", _flag(session.name_match)),

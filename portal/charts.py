@@ -72,9 +72,11 @@ def bar_chart(
                     f'<rect x="{x0 + slot * 0.1 + j * width:.1f}" y="{PAD_TOP + plot_h - h:.1f}" width="{width:.1f}" '
                     f'height="{h:.1f}" fill="{colour}"><title>{escape(label)}: {value} {escape(name)}</title></rect>'
                 )
-        if i % label_every == 0 or i == len(labels) - 1:
+        if (len(labels) - 1 - i) % label_every == 0:  # always label the latest
+            last = i == len(labels) - 1 and slot < 40
+            x, anchor = (WIDTH - 4, "end") if last else (x0 + slot / 2, "middle")
             parts.append(
-                f'<text x="{x0 + slot / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" class="axis">{escape(label)}</text>'
+                f'<text x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}" class="axis">{escape(label)}</text>'
             )
     parts.append("</svg>")
     legend = "".join(

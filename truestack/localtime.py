@@ -51,3 +51,8 @@ def months_back(day: date, count: int) -> list[date]:
 
 def days_back(day: date, count: int) -> list[date]:
     return [day - timedelta(days=offset) for offset in range(count - 1, -1, -1)]
+
+
+def local_compact(moment: datetime | None) -> str:
+    """'2026-11-28 21:24' for columns whose header names the zone."""
+    return moment.astimezone(portal_tz()).strftime("%Y-%m-%d %H:%M") if moment else ""
