@@ -196,3 +196,15 @@ def test_resend_latest_webhook(ops, viewer, make_full_session, django_capture_on
     assert "queued for immediate resend" in response.content.decode()
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.PENDING and delivery.next_attempt_at is not None
+
+
+def test_list_query_count_is_pinned(admin_client, make_full_session, django_assert_num_queries):
+    # session + user, clients for the client filter, the page's COUNT, the rows (with clients).
+    make_full_session()
+    with django_assert_num_queries(5):
+        admin_client.get(reverse(LIST), {"q": "ahmad"})
+    for _ in range(6):
+        make_full_session(with_history=False)
+    with django_assert_num_queries(5):
+        response = admin_client.get(reverse(LIST), {"q": "ahmad"})
+    assert len(response.context["cl"].result_list) == 7
