@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Replace
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -105,31 +105,31 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).defer("raw_result")
 
     @admin.display(description="Session", ordering="id")
-    def short_id(self, obj):
+    def short_id(self, obj: KycSession) -> str:
         return format_html('<span class="ts-mono" title="{}">{}</span>', obj.id, str(obj.id)[:8])
 
     @admin.display(description="Client", ordering="client__code")
-    def client_code(self, obj):
+    def client_code(self, obj: KycSession) -> str:
         return obj.client.code
 
     @admin.display(description="End user", ordering="document_name")
-    def end_user(self, obj):
+    def end_user(self, obj: KycSession) -> str:
         return obj.document_name or obj.ocr_full_name or "—"
 
     @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj):
+    def status_badge(self, obj: KycSession) -> str:
         return _badge(obj.status, obj.get_status_display())
 
     @admin.display(description="Result", ordering="result")
-    def result_badge(self, obj):
+    def result_badge(self, obj: KycSession) -> str:
         return _badge(obj.result, obj.get_result_display()) if obj.result else "—"
 
     @admin.display(description="Mode", ordering="is_test")
-    def mode(self, obj):
+    def mode(self, obj: KycSession) -> str:
         return _badge("test", "TEST") if obj.is_test else _badge("live", "LIVE")
 
     @admin.display(description="Created (MYT)", ordering="created_at")
-    def created(self, obj):
+    def created(self, obj: KycSession) -> str:
         return local_compact(obj.created_at)
 
     def get_search_results(self, request, queryset, search_term):
@@ -182,15 +182,15 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_refresh_permission(self, request) -> bool:
+    def has_refresh_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(REFRESH_PERMISSION)
 
-    def has_resend_permission(self, request) -> bool:
+    def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RESEND_PERMISSION)
 
     # --- CSV export -------------------------------------------------------------------
 
-    def csv_columns(self, request):
+    def csv_columns(self, request: HttpRequest) -> list[tuple[str, Any]]:
         columns: list[tuple[str, Any]] = [
             ("id", lambda s: s.id),
             ("ref_id", lambda s: s.ref_id),
@@ -216,7 +216,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
     def csv_queryset(self, request, queryset):
         return queryset.select_related("client")
 
-    def csv_exported(self, request):
+    def csv_exported(self, request: HttpRequest) -> None:
         personal = can_view_personal_data(request.user)
         personal_data_access_record(
             user=request.user,
@@ -242,7 +242,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _session_or_404(self, request, object_id) -> KycSession:
+    def _session_or_404(self, request: HttpRequest, object_id: Any) -> KycSession:
         session = self.get_object(request, str(object_id))
         if session is None:
             raise Http404("No such session")
@@ -275,7 +275,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         except (ValueError, KycSession.DoesNotExist):
             return None
 
-    def review_context(self, request, session: KycSession) -> dict:
+    def review_context(self, request: HttpRequest, session: KycSession) -> dict[str, Any]:
         personal = can_view_personal_data(request.user)
         callbacks = list(
             ProviderCallback.objects.filter(session=session)
@@ -353,10 +353,10 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         }
 
     @staticmethod
-    def timeline(session, callbacks, hold, entries, events) -> list[dict]:
+    def timeline(session: KycSession, callbacks: list, hold: Any, entries: list, events: list) -> list[dict]:
         items: list[dict] = []
 
-        def add(when, text, bad=False, url=""):
+        def add(when: Any, text: str, bad: bool = False, url: str = "") -> None:
             if when is not None:
                 items.append({"when": when, "text": text, "bad": bad, "url": url})
 
@@ -420,7 +420,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
             item["when_local"] = local_datetime(item["when"], seconds=True)
         return items
 
-    def refresh_view(self, request, object_id):
+    def refresh_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         session = self._session_or_404(request, object_id)
         if not self.has_refresh_permission(request):
             raise PermissionDenied
@@ -435,7 +435,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
             )
         return HttpResponseRedirect(reverse("admin:kyc_kycsession_change", args=[session.pk]))
 
-    def resend_view(self, request, object_id):
+    def resend_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         session = self._session_or_404(request, object_id)
         if not self.has_resend_permission(request):
             raise PermissionDenied
@@ -448,7 +448,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"Webhook queued for immediate resend to {delivery.url}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:kyc_kycsession_change", args=[session.pk]))
 
-    def image_view(self, request, object_id, kind):
+    def image_view(self, request: HttpRequest, object_id: uuid.UUID, kind: str) -> HttpResponse:
         session = self._session_or_404(request, object_id)
         if not request.user.has_perm("kyc.view_session_images"):
             raise PermissionDenied
@@ -462,7 +462,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         )
         return response
 
-    def raw_result_view(self, request, object_id):
+    def raw_result_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         session = self._session_or_404(request, object_id)
         if not can_view_personal_data(request.user):
             raise PermissionDenied
