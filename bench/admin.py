@@ -236,8 +236,8 @@ def main(argv=None) -> int:
     django.setup()
     from django.core.management import call_command
 
+    call_command("migrate", verbosity=0)
     if not args.reuse:
-        call_command("migrate", verbosity=0)
         print(f"loading {args.sessions} sessions for {args.clients} clients…", file=sys.stderr)
         load(args.sessions, args.clients)
     from kyc.models import KycSession

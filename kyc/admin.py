@@ -11,8 +11,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Replace
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,7 +29,7 @@ from webhooks.services import delivery_resend
 
 from . import admin_privacy  # noqa: F401  (access log, retention, redaction admin)
 from .documents import image_response
-from .models import KycSession, PersonalDataAccess, ProviderCallback
+from .models import DOCUMENT_NUMBER_COMPACT, KycSession, PersonalDataAccess, ProviderCallback
 from .privacy import can_view_personal_data, mask_address, mask_id_number, personal_data_access_record
 from .selectors import stuck_filters
 from .services import session_refresh
@@ -59,6 +58,12 @@ def _badge(value: str, label: str) -> str:
 
 def _flag(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "—"}[value]
+
+
+def _looks_like_id_number(compact: str) -> bool:
+    """An IC number (12 digits) or a passport number (letters and at least 5 digits)."""
+    digits = sum(ch.isdigit() for ch in compact)
+    return compact.isalnum() and digits >= 5 and (compact.isdigit() or digits >= len(compact) - 3)
 
 
 class AttentionFilter(admin.SimpleListFilter):
@@ -92,7 +97,10 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         AttentionFilter,
     )
     search_fields = ("document_name",)  # the real search is get_search_results
-    search_help_text = "Name (part of it), IC number (with or without dashes), ref_id, client code or a metadata value."
+    search_help_text = (
+        "Name (part of it), IC or passport number (with or without dashes), ref_id, session id, client code "
+        "or a metadata value."
+    )
     list_select_related = ("client",)
     list_per_page = 50
     show_full_result_count = False  # no second COUNT(*) over every session
@@ -136,6 +144,16 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        try:
+            return queryset.filter(pk=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        compact = without_separators(term)
+        if _looks_like_id_number(compact):
+            # Stored as the client typed it: compared without separators, through an index.
+            numbers = queryset.annotate(_document_compact=DOCUMENT_NUMBER_COMPACT)
+            condition = Q(_document_compact=compact.upper()) | Q(ref_id__iexact=term) | Q(provider_ref_id=term)
+            return numbers.filter(condition), False
         condition = (
             Q(document_name__icontains=term)
             | Q(ocr_full_name__icontains=term)
@@ -144,17 +162,6 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
             | Q(client__code__iexact=term)
             | Q(metadata__icontains=term)
         )
-        try:
-            condition |= Q(pk=uuid.UUID(term))
-        except ValueError:
-            pass
-        compact = without_separators(term)
-        if len(compact) >= 6 and compact.isalnum():
-            # IC numbers are stored as the client typed them: compare without separators.
-            queryset = queryset.annotate(
-                _document_compact=Replace(Replace(F("document_number"), Value("-"), Value("")), Value(" "), Value(""))
-            )
-            condition |= Q(_document_compact__iexact=compact)
         return queryset.filter(condition), False
 
     @admin.action(description="Refresh from provider", permissions=["change"])

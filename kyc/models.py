@@ -2,6 +2,12 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Replace
+
+
+# An identity number without dashes and spaces, as an SQL expression (indexed).
+DOCUMENT_NUMBER_COMPACT = Replace(Replace(F("document_number"), Value("-"), Value("")), Value(" "), Value(""))
 
 
 def session_file_path(session, kind: str, extension: str = "jpg") -> str:
@@ -124,6 +130,8 @@ class KycSession(models.Model):
         indexes = [
             models.Index(fields=["client", "-created_at"]),
             models.Index(fields=["client", "status"]),
+            # The portal finds an IC number typed with or without separators.
+            models.Index(DOCUMENT_NUMBER_COMPACT, name="kyc_session_doc_compact"),
         ]
 
     def __str__(self):
