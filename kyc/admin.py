@@ -152,7 +152,8 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
         if _looks_like_id_number(compact):
             # Stored as the client typed it: compared without separators, through an index.
             numbers = queryset.annotate(_document_compact=DOCUMENT_NUMBER_COMPACT)
-            condition = Q(_document_compact=compact.upper()) | Q(ref_id__iexact=term) | Q(provider_ref_id=term)
+            # (ref_ids carry an underscore, so they never look like a number.)
+            condition = Q(_document_compact=compact.upper()) | Q(provider_ref_id=term)
             return numbers.filter(condition), False
         condition = (
             Q(document_name__icontains=term)
