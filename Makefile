@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench bench-quick migrate demo check schema clean
+.PHONY: run test bench bench-quick bench-admin migrate demo check schema clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
+## Operator portal timings on 100,000 sessions (drops and recreates its own database).
+bench-admin: $(STAMP)
+	$(PY) -m bench.admin $(BENCH_ARGS)
 
 clean:
 	rm -rf var
