@@ -73,13 +73,11 @@ class ClientWithBillingAdmin(ClientAdmin):
         # Before the defaults: "<path:object_id>/" would swallow them.
         return [*super().get_extra_urls(), *topup_urls(self.admin_site)]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        client = self.get_object(request, object_id)
-        if client is not None and self.has_view_permission(request, client):
-            summary = client_summary(client=client)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            summary = client_summary(client=obj)
             summary["can_see_ledger"] = request.user.has_perm("billing.view_ledgerentry")
             summary["can_see_sessions"] = request.user.has_perm("kyc.view_kycsession")
             summary["can_see_deliveries"] = request.user.has_perm("webhooks.view_delivery")
-            extra_context["summary"] = summary
-        return super().change_view(request, object_id, form_url, extra_context)
+            context["summary"] = summary
+        return super().render_change_form(request, context, add, change, form_url, obj)
