@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-quick migrate demo check schema messages clean
+.PHONY: run test lint bench bench-quick bench-admin migrate demo check schema messages clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
+## Operator portal timings on 100,000 sessions (drops and recreates its own database).
+bench-admin: $(STAMP)
+	$(PY) -m bench.admin $(BENCH_ARGS)
 
 clean:
 	rm -rf var

@@ -1495,7 +1495,7 @@ def parse_args(argv=None):
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
         help="Redis database for the run; it is FLUSHED",
     )
-    parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))  # noqa: S108 - benchmark scratch
+    parser.add_argument("--data-dir", default=os.environ.get("BENCH_DATA_DIR", "/tmp/bench"))
     parser.add_argument(
         "--port-base",
         type=int,

@@ -46,7 +46,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from clients.models import Client
+from truestack.csvexport import CsvExportAdminMixin
 from truestack.errors import ApplicationError
+from truestack.formats import iso_utc
 
 from . import invoices, pdf, selectors, services, statements
 from .models import BillingProfile, CreditAccount, Hold, Invoice, LedgerEntry, Payment, PricingTier, Statement
@@ -197,7 +199,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
     """Append-only: entries come from billing.services only (top-ups through the
     Client page's "Add credits" form or `manage.py topup`)."""
 
@@ -221,6 +223,26 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     fields = ("client", *LEDGER_FIELDS)
     readonly_fields = fields
     show_full_result_count = False
+    csv_name = "ledger"
+
+    def csv_columns(self, request):
+        return [
+            ("id", lambda e: e.pk),
+            ("created_at_utc", lambda e: iso_utc(e.created_at)),
+            ("client", lambda e: e.client.code),
+            ("kind", lambda e: e.kind),
+            ("amount", lambda e: e.amount),
+            ("balance_after", lambda e: e.balance_after),
+            ("tier", lambda e: e.tier_name),
+            ("month_ordinal", lambda e: e.month_ordinal),
+            ("session_id", lambda e: e.session_id),
+            ("description", lambda e: e.description),
+            ("created_by", lambda e: e.created_by.get_username() if e.created_by_id else ""),
+        ]
+
+    def csv_queryset(self, request, queryset):
+        # The session itself is not needed, only its id.
+        return queryset.select_related(None).select_related("client", "created_by")
 
 
 @admin.register(PricingTier)

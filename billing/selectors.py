@@ -1,9 +1,12 @@
 """Reads of balances and the ledger (writes live in billing.services)."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from datetime import date, datetime
 
-from .models import CreditAccount, LedgerEntry
+from django.conf import settings
+from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+
+from .models import CreditAccount, Hold, Invoice, LedgerEntry, PricingTier, Statement
 from .services import billing_month_bounds
 
 
@@ -57,31 +60,96 @@ def month_to_date_subqueries(client_ref: str = "pk") -> dict:
     }
 
 
-# --- billing documents ------------------------------------------------------------
+# --- operator portal: aggregate reads -------------------------------------------------
 
 
-def account_summary(*, client) -> dict:
-    """Balance, held and this month's usage in one query (zeros before any credit)."""
+def clients_low_on_credit(*, sessions: int, limit: int = 20) -> list[dict]:
+    """Active clients without overdraft whose available credits cover fewer than
+    `sessions` sessions at their dearest tier (or the default price): one query."""
+    dearest = (
+        PricingTier.objects.filter(client_id=OuterRef("client_id"))
+        .order_by()
+        .values("client_id")
+        .annotate(top=Max("credits_per_session"))
+        .values("top")
+    )
+    rows = (
+        CreditAccount.objects.filter(client__status="active", client__allow_overdraft=False)
+        .annotate(
+            available=F("balance") - F("held"),
+            price=Coalesce(
+                Subquery(dearest, output_field=IntegerField()), Value(settings.BILLING_DEFAULT_CREDITS_PER_SESSION)
+            ),
+        )
+        .filter(available__lt=F("price") * sessions)
+        .order_by("available")
+        .values("client_id", "client__code", "client__name", "balance", "held", "available", "price")[:limit]
+    )
+    return [{**row, "sessions_left": max(row["available"], 0) // max(row["price"], 1)} for row in rows]
 
+
+ADDED_KINDS = (LedgerEntry.Kind.TOPUP, LedgerEntry.Kind.INCLUDED)
+
+
+def credits_per_month(*, since: datetime, tz, client_id=None) -> dict[date, dict[str, int]]:
+    """{first day of the local month: {added, used, billed}}: top-ups and included
+    credits added, credits used by sessions (net of refunds), sessions billed."""
+    rows = LedgerEntry.objects.filter(created_at__gte=since)
+    if client_id is not None:
+        rows = rows.filter(client_id=client_id)
+    rows = (
+        rows.annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month")
+        .order_by("month")
+        .annotate(
+            added=Coalesce(Sum("amount", filter=Q(kind__in=ADDED_KINDS)), Value(0)),
+            used=Coalesce(
+                -Sum("amount", filter=Q(kind__in=(LedgerEntry.Kind.USAGE, LedgerEntry.Kind.REFUND))), Value(0)
+            ),
+            billed=Count("id", filter=Q(kind=LedgerEntry.Kind.USAGE)),
+        )
+    )
+    return {_as_date(row.pop("month")): row for row in rows}
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def account_summary(*, client) -> dict[str, int]:
+    """Balance, held, available and month-to-date usage of a client: one query."""
     row = (
         CreditAccount.objects.filter(client_id=getattr(client, "pk", client))
         .annotate(**month_to_date_subqueries("client_id"))
-        .values_list("balance", "held", "billing_mtd_sessions", "billing_mtd_credits")
+        .values("balance", "held", "billing_mtd_sessions", "billing_mtd_credits")
         .first()
     )
-    balance, held, sessions, credits = row or (0, 0, 0, 0)
-    return {"balance": balance, "held": held, "mtd_sessions": sessions, "mtd_credits": credits}
+    if row is None:
+        return {"balance": 0, "held": 0, "available": 0, "mtd_sessions": 0, "mtd_credits": 0}
+    return {
+        "balance": row["balance"],
+        "held": row["held"],
+        "available": row["balance"] - row["held"],
+        "mtd_sessions": row["billing_mtd_sessions"],
+        "mtd_credits": row["billing_mtd_credits"],
+    }
+
+
+def session_billing(*, session_id) -> tuple[Hold | None, list[LedgerEntry]]:
+    """A session's hold and its ledger entries (usage, refund): two queries."""
+    hold = Hold.objects.filter(session_id=session_id).first()
+    entries = list(LedgerEntry.objects.filter(session_id=session_id).order_by("id"))
+    return hold, entries
+
+
+# --- billing documents ------------------------------------------------------------
 
 
 def statements_for_client(*, client) -> QuerySet:
-    from .models import Statement
-
     return Statement.objects.filter(client_id=getattr(client, "pk", client))
 
 
 def invoices_for_client(*, client) -> QuerySet:
-    from .models import Invoice
-
     return (
         Invoice.objects.filter(client_id=getattr(client, "pk", client))
         .select_related("original")

@@ -9,23 +9,33 @@ operator's Client page also shows billing. portal/admin.py composes and register
 it through the hook points: `ClientAdmin.inlines` (a tuple), buttons in
 `ClientAdmin.get_object_tools` and pages in `ClientAdmin.get_extra_urls`."""
 
+import json
 import secrets
 from typing import Any, ClassVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from truestack.crypto import decrypt_secret
+from truestack.localtime import local_datetime
 
 from .models import LABEL_MAX_LENGTH, ApiKey, Client
-from .services import api_key_create, api_key_revoke, client_create, client_rotate_webhook_secret
+from .services import (
+    api_key_create,
+    api_key_revoke,
+    client_create,
+    client_reveal_webhook_secret,
+    client_rotate_webhook_secret,
+)
 
 
 def _mask_secret(secret: str) -> str:
@@ -44,6 +54,7 @@ class ApiKeyGenerateForm(forms.Form):
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
+    template = "admin/clients/apikey/tabular_inline.html"
     extra = 0
     can_delete = False
     show_change_link = False
@@ -96,9 +107,19 @@ class ClientAdmin(admin.ModelAdmin):
         if not obj.webhook_secret_encrypted:
             return "—"
         try:
-            return _mask_secret(decrypt_secret(obj.webhook_secret_encrypted))
+            masked = _mask_secret(decrypt_secret(obj.webhook_secret_encrypted))
         except Exception:  # noqa: BLE001 - an undecryptable secret must not break the page
             return "(cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS)"
+        notes = []
+        if obj.webhook_secret_shown_at is None and obj.pk:
+            url = reverse("admin:clients_client_reveal_webhook_secret", args=[obj.pk])
+            notes.append(format_html('never shown yet: <a class="button" href="{}">Show it once</a>', url))
+        expires = obj.webhook_secret_previous_expires_at
+        if obj.webhook_secret_previous_encrypted and expires and expires > timezone.now():
+            notes.append(format_html("the previous secret also signs until {}", local_datetime(expires)))
+        if not notes:
+            return masked
+        return format_html("{} — {}", masked, format_html_join("; ", "{}", ((n,) for n in notes)))
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -177,6 +198,11 @@ class ClientAdmin(admin.ModelAdmin):
                 name="clients_client_revoke_api_key",
             ),
             path(
+                "<path:object_id>/webhook-secret/reveal/",
+                wrap(self.reveal_webhook_secret_view),
+                name="clients_client_reveal_webhook_secret",
+            ),
+            path(
                 "<path:object_id>/webhook-secret/rotate/",
                 wrap(self.rotate_webhook_secret_view),
                 name="clients_client_rotate_webhook_secret",
@@ -238,7 +264,14 @@ class ClientAdmin(admin.ModelAdmin):
                 response = TemplateResponse(
                     request,
                     "admin/clients/client/api_key_created.html",
-                    self._context(request, client, "API key generated", api_key=api_key, raw_key=raw_key),
+                    self._context(
+                        request,
+                        client,
+                        "API key generated",
+                        api_key=api_key,
+                        raw_key=raw_key,
+                        curl=self._curl_example(raw_key),
+                    ),
                 )
                 add_never_cache_headers(response)
                 return response
@@ -274,6 +307,50 @@ class ClientAdmin(admin.ModelAdmin):
             self._context(request, client, f"Revoke API key {api_key.masked}", api_key=api_key),
         )
 
+    @staticmethod
+    def _curl_example(raw_key: str) -> str:
+        body = json.dumps(
+            {
+                "document_name": "Ahmad bin Abdullah",
+                "document_number": "901234-56-7890",
+                "webhook_url": "https://example.com/webhooks/kyc",
+            }
+        )
+        return (
+            f"curl -s -X POST {settings.PUBLIC_BASE_URL}/api/v1/kyc/sessions \\\n"
+            f'  -H "Authorization: Bearer {raw_key}" \\\n'
+            '  -H "Content-Type: application/json" \\\n'
+            f"  -d '{body}'"
+        )
+
+    def reveal_webhook_secret_view(self, request, object_id):
+        """Shows a secret that was never shown (e.g. a new client's) once, in full."""
+        client = self._client_or_404(request, object_id)
+        if not self.has_rotate_secret_permission(request, client):
+            raise PermissionDenied
+        if request.method == "POST":
+            secret = client_reveal_webhook_secret(client=client)
+            if secret is None:
+                self.message_user(
+                    request,
+                    "This secret was already shown once. Rotate it if nobody kept it.",
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(reverse("admin:clients_client_change", args=[client.pk]))
+            self.log_change(request, client, "Showed the webhook signing secret (once)")
+            response = TemplateResponse(
+                request,
+                "admin/clients/client/webhook_secret_rotated.html",
+                self._context(request, client, "Webhook signing secret", secret=secret, rotated=False),
+            )
+            add_never_cache_headers(response)
+            return response
+        return TemplateResponse(
+            request,
+            "admin/clients/client/webhook_secret_reveal.html",
+            self._context(request, client, f"Show the webhook signing secret of {client.code}"),
+        )
+
     def rotate_webhook_secret_view(self, request, object_id):
         client = self._client_or_404(request, object_id)
         if not self.has_rotate_secret_permission(request, client):
@@ -284,7 +361,14 @@ class ClientAdmin(admin.ModelAdmin):
             response = TemplateResponse(
                 request,
                 "admin/clients/client/webhook_secret_rotated.html",
-                self._context(request, client, "New webhook signing secret", secret=secret),
+                self._context(
+                    request,
+                    client,
+                    "New webhook signing secret",
+                    secret=secret,
+                    rotated=True,
+                    overlap_until=local_datetime(client.webhook_secret_previous_expires_at),
+                ),
             )
             add_never_cache_headers(response)
             return response
@@ -292,7 +376,11 @@ class ClientAdmin(admin.ModelAdmin):
             request,
             "admin/clients/client/webhook_secret_rotate.html",
             self._context(
-                request, client, f"Rotate webhook signing secret for {client.code}", current=self.webhook_secret(client)
+                request,
+                client,
+                f"Rotate webhook signing secret for {client.code}",
+                current=_mask_secret(decrypt_secret(client.webhook_secret_encrypted)),
+                overlap_hours=int(settings.WEBHOOK_SECRET_OVERLAP.total_seconds() // 3600),
             ),
         )
 

@@ -59,6 +59,12 @@ class Client(models.Model):
         validators=[FileExtensionValidator(LOGO_EXTENSIONS), validate_logo_size],
         help_text="Shown to end users on the status page: PNG, JPEG or WebP, at most 512 KB, ideally 2:1 or wider.",
     )
+    # After a rotation the previous secret still signs (alongside the new one)
+    # until this time, so receivers can switch without losing a webhook.
+    webhook_secret_previous_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_previous_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the current secret was shown in full (once); empty: it may still be revealed once.
+    webhook_secret_shown_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,8 +3,9 @@
 import base64
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -105,8 +106,48 @@ def client_webhook_secret(*, client: Client) -> str:
     return decrypt_secret(client.webhook_secret_encrypted)
 
 
+def client_webhook_secrets(*, client: Client, now: datetime | None = None) -> list[str]:
+    """The secrets that sign a webhook now: the current one, then the previous
+    one while its overlap after a rotation lasts."""
+    now = now or timezone.now()
+    secrets_ = [decrypt_secret(client.webhook_secret_encrypted)]
+    expires = client.webhook_secret_previous_expires_at
+    if client.webhook_secret_previous_encrypted and expires and expires > now:
+        secrets_.append(decrypt_secret(client.webhook_secret_previous_encrypted))
+    return secrets_
+
+
+@transaction.atomic
 def client_rotate_webhook_secret(*, client: Client) -> str:
+    """A new signing secret, returned here and shown once. The one it replaces
+    keeps signing next to it for WEBHOOK_SECRET_OVERLAP."""
+    locked = Client.objects.select_for_update().get(pk=client.pk)
+    now = timezone.now()
     secret = _new_webhook_secret()
+    client.webhook_secret_previous_encrypted = locked.webhook_secret_encrypted
+    client.webhook_secret_previous_expires_at = now + settings.WEBHOOK_SECRET_OVERLAP
     client.webhook_secret_encrypted = encrypt_secret(secret)
-    client.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    client.webhook_secret_shown_at = now
+    client.save(
+        update_fields=[
+            "webhook_secret_encrypted",
+            "webhook_secret_previous_encrypted",
+            "webhook_secret_previous_expires_at",
+            "webhook_secret_shown_at",
+            "updated_at",
+        ]
+    )
     return secret
+
+
+def client_reveal_webhook_secret(*, client: Client) -> str | None:
+    """The current secret in full, exactly once (for a client whose secret was
+    never shown, e.g. right after it was created); None if it was shown before."""
+    now = timezone.now()
+    claimed = Client.objects.filter(pk=client.pk, webhook_secret_shown_at__isnull=True).update(
+        webhook_secret_shown_at=now
+    )
+    if not claimed:
+        return None
+    client.webhook_secret_shown_at = now
+    return decrypt_secret(client.webhook_secret_encrypted)

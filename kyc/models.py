@@ -1,6 +1,12 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Replace
+
+# An identity number without dashes and spaces, as an SQL expression (indexed).
+DOCUMENT_NUMBER_COMPACT = Replace(Replace(F("document_number"), Value("-"), Value("")), Value(" "), Value(""))
 
 
 def session_file_path(session, kind: str, extension: str = "jpg") -> str:
@@ -25,6 +31,11 @@ class KycSession(models.Model):
     class DocumentType(models.TextChoices):
         MYKAD = "1", "MyKad"
         PASSPORT = "2", "Passport"
+
+    class RedactionState(models.TextChoices):
+        NONE = "", "Not redacted"
+        PENDING = "pending", "Redaction pending"
+        REDACTED = "redacted", "Redacted"
 
     class Platform(models.TextChoices):
         WEB = "Web", "Web"
@@ -105,13 +116,28 @@ class KycSession(models.Model):
     # Per-session webhook event counter (the body's `sequence`), raised under the session lock.
     event_sequence = models.PositiveIntegerField(default=0, editable=False)
 
+    # Data protection: redaction (client request, staff, or the retention job) and image removal.
+    redaction_state = models.CharField(
+        max_length=16, choices=RedactionState.choices, default=RedactionState.NONE, blank=True, db_index=True
+    )
+    redaction_requested_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    images_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the images were deleted from storage (retention or redaction)."
+    )
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "KYC session"
-        permissions = [("view_session_images", "Can view identity document images")]
+        permissions = [
+            ("view_session_images", "Can view identity document images"),
+            ("redact_session", "Can redact a session's personal data"),
+        ]
         indexes = [
             models.Index(fields=["client", "-created_at"]),
             models.Index(fields=["client", "status"]),
+            # The portal finds an IC number typed with or without separators.
+            models.Index(DOCUMENT_NUMBER_COMPACT, name="kyc_session_doc_compact"),
         ]
 
     def __str__(self):
@@ -124,6 +150,14 @@ class KycSession(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_redacted(self) -> bool:
+        return self.redaction_state == self.RedactionState.REDACTED
+
+    @property
+    def redaction_started(self) -> bool:
+        return self.redaction_state != self.RedactionState.NONE
 
 
 class OpenSessionTally(models.Model):
@@ -177,6 +211,19 @@ class ProviderCallback(models.Model):
         return f"Callback {self.pk} ({self.state})"
 
 
+class ProviderCheck(models.Model):
+    """One status call to the provider (refresh, poll, last check before expiry)
+    and whether it answered; the dashboard shows the failed share of the last
+    hour. Rows older than a day are pruned by the poll job."""
+
+    checked_at = models.DateTimeField(db_index=True)
+    via = models.CharField(max_length=16)
+    ok = models.BooleanField()
+
+    def __str__(self):
+        return f"{self.via} {'ok' if self.ok else 'failed'} at {self.checked_at}"
+
+
 class IdempotencyRecord(models.Model):
     """First answer to a create request carrying an Idempotency-Key (kept 24 h)."""
 
@@ -193,3 +240,68 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"Idempotency-Key {self.key!r} of client {self.client_id}"
+
+
+class PersonalDataAccess(models.Model):
+    """Append-only trail of every look at (or removal of) personal data by staff,
+    commands and jobs. Copies of the username and session id keep the trail
+    readable after a user or session is gone."""
+
+    class What(models.TextChoices):
+        IMAGES = "images", "Images"
+        ID_NUMBER = "id_number", "Full ID number and address"
+        EXPORT = "export", "Export"
+        REDACTION = "redaction", "Redaction"
+        SUBJECT_ACCESS = "subject_access", "Subject access export"
+        RAW_PROVIDER_BODY = "raw_provider_body", "Raw provider body"
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for scheduled jobs, commands run without an operator, and client API requests.",
+    )
+    username = models.CharField(max_length=150, blank=True, db_index=True)
+    session = models.ForeignKey(
+        KycSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="personal_data_accesses"
+    )
+    session_uuid = models.UUIDField(null=True, blank=True, db_index=True, verbose_name="session id")
+    what = models.CharField(max_length=32, choices=What.choices, db_index=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "personal data access"
+        verbose_name_plural = "personal data access log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '(system)'} {self.what}"
+
+
+class RetentionPolicy(models.Model):
+    """A client's retention overrides; empty fields use the settings defaults
+    (RETENTION_IMAGES_DAYS, RETENTION_PERSONAL_DATA_DAYS)."""
+
+    client = models.OneToOneField(
+        "clients.Client", on_delete=models.CASCADE, primary_key=True, related_name="retention_policy"
+    )
+    images_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days images are kept after the session ends; empty uses the default."
+    )
+    personal_data_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days personal fields are kept after the session ends, then redacted; empty uses the default.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self):
+        return f"Retention for {self.client_id}"

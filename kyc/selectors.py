@@ -1,8 +1,13 @@
 import uuid
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncMonth
 
 from truestack.errors import NotFound
 
-from .models import KycSession
+from .models import KycSession, ProviderCallback, ProviderCheck
 
 
 def session_get_for_client(*, client, session_id: str) -> KycSession:
@@ -19,3 +24,105 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
         )
     except KycSession.DoesNotExist:
         raise NotFound("Session not found") from None
+
+
+# --- operator portal: aggregate reads (each one query, whatever the volume) -----------
+
+
+def _created_counts(prefix: str, since) -> dict:
+    in_range = Q(created_at__gte=since)
+    return {
+        f"{prefix}_created": Count("id", filter=in_range),
+        f"{prefix}_completed": Count("id", filter=in_range & Q(status=KycSession.Status.COMPLETED)),
+        f"{prefix}_approved": Count("id", filter=in_range & Q(result=KycSession.Result.APPROVED)),
+        f"{prefix}_rejected": Count("id", filter=in_range & Q(result=KycSession.Result.REJECTED)),
+        f"{prefix}_expired": Count("id", filter=in_range & Q(status=KycSession.Status.EXPIRED)),
+        f"{prefix}_failed": Count("id", filter=in_range & Q(status=KycSession.Status.FAILED)),
+        f"{prefix}_open": Count("id", filter=in_range & Q(status__in=KycSession.OPEN_STATUSES)),
+    }
+
+
+def stuck_filters(*, now: datetime) -> dict[str, Q]:
+    """Sessions that need a look: open with no provider news past the poll
+    threshold, open past their expiry, failed creates of the last day."""
+    quiet_since = now - settings.KYC_POLL_AFTER
+    open_ = Q(status__in=KycSession.OPEN_STATUSES)
+    return {
+        "quiet": open_
+        & Q(created_at__lte=quiet_since)
+        & (Q(last_callback_at__isnull=True) | Q(last_callback_at__lte=quiet_since))
+        & (Q(last_provider_check_at__isnull=True) | Q(last_provider_check_at__lte=quiet_since)),
+        "overdue": open_ & Q(expires_at__lte=now),
+        "failed_create": Q(status=KycSession.Status.FAILED, created_at__gte=now - timedelta(days=1)),
+    }
+
+
+def sessions_dashboard_counts(*, today_start: datetime, month_start: datetime, now: datetime) -> dict[str, int]:
+    """Created/completed/approved/rejected/expired for today and this month, and
+    the stuck counts, in one aggregate query over this month's sessions and the
+    open ones."""
+    stuck = stuck_filters(now=now)
+    return KycSession.objects.filter(
+        Q(created_at__gte=min(month_start, now - timedelta(days=1))) | Q(status__in=KycSession.OPEN_STATUSES)
+    ).aggregate(
+        **_created_counts("today", today_start),
+        **_created_counts("month", month_start),
+        **{f"stuck_{name}": Count("id", filter=condition) for name, condition in stuck.items()},
+    )
+
+
+def sessions_per_day(*, since: datetime, tz, client_id=None) -> dict[date, dict[str, int]]:
+    """{local day: {approved, rejected, expired, created}} from `since`, one GROUP BY."""
+    rows = KycSession.objects.filter(created_at__gte=since)
+    if client_id is not None:
+        rows = rows.filter(client_id=client_id)
+    rows = (
+        rows.annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .order_by("day")
+        .annotate(
+            created=Count("id"),
+            approved=Count("id", filter=Q(result=KycSession.Result.APPROVED)),
+            rejected=Count("id", filter=Q(result=KycSession.Result.REJECTED)),
+            expired=Count("id", filter=Q(status=KycSession.Status.EXPIRED)),
+        )
+    )
+    return {row.pop("day"): row for row in rows}
+
+
+def sessions_per_month(*, since: datetime, tz, client_id) -> dict[date, dict[str, int]]:
+    """{first day of the local month: {created, approved, rejected}} for a client."""
+    rows = (
+        KycSession.objects.filter(created_at__gte=since, client_id=client_id, is_test=False)
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month")
+        .order_by("month")
+        .annotate(
+            created=Count("id"),
+            approved=Count("id", filter=Q(result=KycSession.Result.APPROVED)),
+            rejected=Count("id", filter=Q(result=KycSession.Result.REJECTED)),
+        )
+    )
+    return {_as_date(row.pop("month")): row for row in rows}
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def provider_health(*, now: datetime) -> dict:
+    """Time of the last provider callback and the status calls of the last hour
+    (total, failed): two small queries."""
+    last_callback = ProviderCallback.objects.aggregate(last=Max("received_at"))["last"]
+    checks = ProviderCheck.objects.filter(checked_at__gte=now - timedelta(hours=1)).aggregate(
+        total=Count("id"), failed=Count("id", filter=Q(ok=False))
+    )
+    return {"last_callback_at": last_callback, **checks}
+
+
+def sessions_recent_for_client(*, client_id, limit: int = 10) -> QuerySet[KycSession]:
+    return (
+        KycSession.objects.filter(client_id=client_id)
+        .only("id", "ref_id", "document_name", "status", "result", "is_test", "created_at", "client_id")
+        .order_by("-created_at")[:limit]
+    )

@@ -23,7 +23,7 @@ from . import presenters
 from .documents import store_images
 from .innovatif.client import InnovatifError, client_for
 from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
-from .models import KycSession, OpenSessionTally
+from .models import KycSession, OpenSessionTally, ProviderCheck
 from .validation import provider_document_number
 
 logger = logging.getLogger(__name__)
@@ -280,10 +280,18 @@ class RefreshOutcome:
     error: str | None = None
 
 
-def _fetch_provider_result(session: KycSession) -> ProviderResult:
-    body = client_for(is_test=session.is_test).get_status(
-        ref_id=session.provider_ref_id, onboarding_id=session.onboarding_id, platform=session.platform, mode="2"
-    )
+PROVIDER_CHECKS_KEPT = timedelta(days=1)
+
+
+def _fetch_provider_result(session: KycSession, *, via: str) -> ProviderResult:
+    ok = False
+    try:
+        body = client_for(is_test=session.is_test).get_status(
+            ref_id=session.provider_ref_id, onboarding_id=session.onboarding_id, platform=session.platform, mode="2"
+        )
+        ok = True
+    finally:
+        ProviderCheck.objects.create(checked_at=timezone.now(), via=via, ok=ok)
     return parse_result(body, document_type=session.document_type)
 
 
@@ -292,7 +300,7 @@ def session_refresh(*, session: KycSession) -> RefreshOutcome:
     if session.is_final:
         return RefreshOutcome(session=session, refreshed=False, message="Session already finalized")
     try:
-        result = _fetch_provider_result(session)
+        result = _fetch_provider_result(session, via="refresh")
     except InnovatifError as exc:
         logger.warning("provider get-status failed session=%s code=%s", session.id, exc.code)
         return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
@@ -329,12 +337,13 @@ def sessions_poll_stale(*, limit: int | None = None) -> int:
         if not _claim_for_check(session, now):
             continue
         try:
-            result = _fetch_provider_result(session)
+            result = _fetch_provider_result(session, via="poll")
         except InnovatifError as exc:
             logger.warning("poll failed session=%s code=%s", session.id, exc.code)
             continue
         session_apply_provider_result(session=session, result=result, via="poll")
         polled += 1
+    ProviderCheck.objects.filter(checked_at__lt=now - PROVIDER_CHECKS_KEPT).delete()
     return polled
 
 
@@ -364,7 +373,7 @@ def sessions_expire_due(*, limit: int = 100) -> int:
             if not _claim_for_check(session, now):
                 continue
             try:
-                result = _fetch_provider_result(session)
+                result = _fetch_provider_result(session, via="expiry")
             except InnovatifError as exc:
                 if now - session.expires_at < EXPIRY_GRACE:
                     logger.warning("last check before expiry failed session=%s code=%s", session.id, exc.code)

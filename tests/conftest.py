@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -20,6 +22,13 @@ def pytest_collection_modifyitems(config, items):
         marker = pytest.mark.skipif(True, reason="needs Redis: set REDIS_URL (CI does)")
         for item in items:
             if "redis" in item.keywords:
+                item.add_marker(marker)
+    if not Path("/usr/bin/chromium").exists():
+        marker = pytest.mark.skipif(
+            True, reason="needs Chromium at /usr/bin/chromium: apt-get install chromium (CI does)"
+        )
+        for item in items:
+            if "browser" in item.keywords:
                 item.add_marker(marker)
 
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
-from django.utils import translation
+from django.utils import timezone, translation
 
 from .errors import json_error_response
 
@@ -61,3 +61,17 @@ class EndUserLocaleMiddleware(LocaleMiddleware):
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,
             )
         return response
+
+
+class PortalTimeZoneMiddleware:
+    """The operator portal works in PORTAL_TIME_ZONE: dates typed in its filters
+    and times it shows are Kuala Lumpur times, like billing months."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith("/admin/"):
+            return self.get_response(request)
+        with timezone.override(settings.PORTAL_TIME_ZONE):
+            return self.get_response(request)

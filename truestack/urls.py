@@ -5,10 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
-admin.site.site_header = "TrueStack Admin"
-admin.site.site_title = "TrueStack Admin"
-admin.site.index_title = "Operations"
-
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),

@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from truestack.csvexport import CsvExportAdminMixin
+from truestack.formats import iso_utc
+
 from .models import Attempt, Delivery, EndpointHealth, Event
 from .selectors import window_hours
 from .services import delivery_resend
@@ -123,7 +126,7 @@ class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DeliveryAdmin(CsvExportAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "client",
@@ -142,6 +145,8 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["resend_now"]
     inlines = [AttemptInline]
+    show_full_result_count = False
+    csv_name = "webhook-deliveries"
     fields = (
         "id",
         "event_link",
@@ -162,6 +167,26 @@ class DeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "pretty_body",
     )
     readonly_fields = fields
+
+    def csv_columns(self, request):
+        return [
+            ("id", lambda d: d.pk),
+            ("client", lambda d: d.event.client.code),
+            ("event_id", lambda d: d.event_id),
+            ("event", lambda d: d.event.kind),
+            ("session_id", lambda d: d.event.session_id),
+            ("url", lambda d: d.url),
+            ("state", lambda d: d.state),
+            ("attempts", lambda d: d.attempt_count),
+            ("created_at_utc", lambda d: iso_utc(d.created_at)),
+            ("last_attempt_at_utc", lambda d: iso_utc(d.last_attempt_at)),
+            ("delivered_at_utc", lambda d: iso_utc(d.delivered_at)),
+            ("next_attempt_at_utc", lambda d: iso_utc(d.next_attempt_at)),
+            ("last_error", lambda d: d.last_error),
+        ]
+
+    def csv_queryset(self, request, queryset):
+        return queryset.defer("event__body")
 
     @admin.display(description="Client", ordering="event__client__code")
     def client(self, obj):

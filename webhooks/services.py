@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from clients.services import api_key_plaintext, client_webhook_secret
+from clients.services import api_key_plaintext, client_webhook_secrets
 from truestack import outbound
 from truestack.errors import BadRequest
 from truestack.ratelimit import rate_limit_enforce
@@ -167,10 +167,12 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | None:
 def _send(*, delivery: Delivery) -> outbound.OutboundResult:
     event = delivery.event
     try:
+        current, *previous = client_webhook_secrets(client=event.client)
         headers = signing.signed_headers(
             body=bytes(event.body),
             api_key=api_key_plaintext(api_key=event.session.api_key),
-            secret=client_webhook_secret(client=event.client),
+            secret=current,
+            previous_secrets=previous,
             event_id=str(event.id),
             event_kind=event.kind,
             delivery_id=str(delivery.id),
@@ -417,10 +419,12 @@ def endpoint_test_send(*, client, api_key, url: str, payload: dict) -> outbound.
     signed exactly like a real delivery, through the same hardened client and
     timeouts. Nothing is stored and nothing is billed."""
     body = serialize_payload(payload)
+    current, *previous = client_webhook_secrets(client=client)
     headers = signing.signed_headers(
         body=body,
         api_key=api_key_plaintext(api_key=api_key),
-        secret=client_webhook_secret(client=client),
+        secret=current,
+        previous_secrets=previous,
         event_id=str(payload["id"]),
         event_kind=str(payload["event"]),
         delivery_id=str(uuid.uuid4()),

@@ -5,11 +5,14 @@ Two independent signatures go on every request:
   API key that created the session (the public contract).
 - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with
   the client's `whsec_` signing secret; the timestamp is signed, so receivers can
-  refuse replays.
+  refuse replays. For a while after a rotation the previous secret signs too:
+  `webhook-signature` then carries two space-separated `v1,` entries, and a
+  receiver holding either secret accepts the request.
 """
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -27,8 +30,20 @@ def standard_webhooks_signature(*, secret: str, msg_id: str, timestamp: datetime
 
 
 def signed_headers(
-    *, body: bytes, api_key: str, secret: str, event_id: str, event_kind: str, delivery_id: str, timestamp: datetime
+    *,
+    body: bytes,
+    api_key: str,
+    secret: str,
+    event_id: str,
+    event_kind: str,
+    delivery_id: str,
+    timestamp: datetime,
+    previous_secrets: Sequence[str] = (),
 ) -> dict[str, str]:
+    signatures = [
+        standard_webhooks_signature(secret=s, msg_id=event_id, timestamp=timestamp, body=body)
+        for s in (secret, *previous_secrets)
+    ]
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -37,7 +52,5 @@ def signed_headers(
         "X-TrueStack-Delivery": delivery_id,
         "webhook-id": event_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": standard_webhooks_signature(
-            secret=secret, msg_id=event_id, timestamp=timestamp, body=body
-        ),
+        "webhook-signature": " ".join(signatures),
     }

@@ -32,7 +32,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin app with the portal's site (dashboard as its index).
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rangefilter",
     "truestack",
     "clients",
     "billing",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "truestack.middleware.PortalTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "truestack.urls"
@@ -128,6 +131,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 BILLING_TIME_ZONE = "Asia/Kuala_Lumpur"
+# The operator portal (/admin/) shows and reads times in this zone, named (MYT).
+PORTAL_TIME_ZONE = BILLING_TIME_ZONE
+# The dashboard lists clients whose available credits cover fewer sessions than this.
+PORTAL_LOW_CREDIT_SESSIONS = env.int("PORTAL_LOW_CREDIT_SESSIONS", default=20)
 
 # --- Billing documents (statements, invoices, payments; docs/billing.md) ------
 # 10 credits = RM 1: the one place the rate is declared.
@@ -267,11 +274,23 @@ SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
 SANDBOX_FAILURE_RATE = env.float("SANDBOX_FAILURE_RATE", default=0.0)
 SANDBOX_REFUSE_CONNECTIONS = env.bool("SANDBOX_REFUSE_CONNECTIONS", default=False)
 
+# --- Data protection ------------------------------------------------------------
+# Defaults for clients without a RetentionPolicy: days after a session ends that its
+# images, then its personal fields, are kept before the retention job removes them.
+RETENTION_IMAGES_DAYS = env.int("RETENTION_IMAGES_DAYS", default=30)
+RETENTION_PERSONAL_DATA_DAYS = env.int("RETENTION_PERSONAL_DATA_DAYS", default=365)
+# Sessions handled per run of the retention job (each kind); the rest wait for the next run.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)
+RETENTION_INTERVAL_SECONDS = env.float("RETENTION_INTERVAL_SECONDS", default=3600.0)
+
 # --- Billing --------------------------------------------------------------------
 # Price of a completed live session for a client without pricing tiers.
 BILLING_DEFAULT_CREDITS_PER_SESSION = env.int("BILLING_DEFAULT_CREDITS_PER_SESSION", default=50)
 
 # --- Outbound webhooks ----------------------------------------------------------
+# After a signing secret is rotated, the previous one keeps signing (next to the
+# new one) for this long.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24))
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)

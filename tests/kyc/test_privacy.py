@@ -1,0 +1,129 @@
+"""Privacy primitives and the personal data access log admin."""
+
+import csv
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from kyc.models import KycSession, PersonalDataAccess
+from kyc.privacy import can_view_personal_data, mask_address, mask_id_number, personal_data_access_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(acme, acme_key):
+    return KycSession.objects.create(
+        client=acme,
+        api_key=acme_key[0],
+        ref_id=f"PRIV{uuid.uuid4().hex[:20]}",
+        document_name="Ahmad bin Abdullah",
+        document_number="901234-56-7890",
+        webhook_url="https://example.com/h",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    def _make(name, *, role="ops", superuser=False):
+        user = django_user_model.objects.create_user(name, password="pw", is_staff=True, is_superuser=superuser)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return _make
+
+
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("901234-56-7890", "9012••••7890"),
+        ("901234567890", "9012••••7890"),
+        ("A1234", "••••"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_mask_id_number(value, masked):
+    assert mask_id_number(value) == masked
+
+
+def test_mask_address():
+    assert mask_address("12, Jalan Ampang, 50450 Kuala Lumpur") == "12,••••"
+    assert mask_address("") == "" and mask_address(None) == ""
+    assert "Ampang" not in mask_address("Jalan Ampang 12")
+
+
+def test_permission_decides_who_sees_personal_data(staff_user, acme):
+    ops, finance = staff_user("ops1"), staff_user("fin1", role="finance")
+    assert can_view_personal_data(ops) is True  # ops holds kyc.view_session_images
+    assert can_view_personal_data(finance) is False
+    assert can_view_personal_data(None) is False
+    assert can_view_personal_data(acme) is False  # an API client is never staff
+
+
+def test_access_record_keeps_who_what_where_and_survives_the_session(staff_user, session):
+    user = staff_user("ops2")
+    request = RequestFactory().get("/admin/", REMOTE_ADDR="203.0.113.9")
+    row = personal_data_access_record(user=user, what="images", session=session, request=request, detail="front")
+    row.refresh_from_db()
+    assert (row.username, row.what, row.remote_addr, row.detail) == ("ops2", "images", "203.0.113.9", "front")
+    assert row.session_id == session.id and row.session_uuid == session.id and row.at is not None
+    system = personal_data_access_record(user=None, what=PersonalDataAccess.What.REDACTION, session=session)
+    assert system.user is None and system.username == "" and system.remote_addr is None
+    with pytest.raises(ValueError):
+        personal_data_access_record(user=user, what="gossip")
+
+
+def test_access_log_admin_is_read_only_for_everyone_and_searchable(client, staff_user, session):
+    admin_user = staff_user("root", superuser=True)
+    ops = staff_user("ops3")
+    personal_data_access_record(user=ops, what="images", session=session)
+    personal_data_access_record(user=admin_user, what="id_number", session=session)
+    other = personal_data_access_record(user=ops, what="export", detail="sessions.csv")
+    client.force_login(admin_user)
+    changelist = reverse("admin:kyc_personaldataaccess_changelist")
+    assert client.get(reverse("admin:kyc_personaldataaccess_add")).status_code == 403
+    change = reverse("admin:kyc_personaldataaccess_change", args=[other.pk])
+    assert client.post(change, {"detail": "tampered"}).status_code == 403
+    delete = reverse("admin:kyc_personaldataaccess_delete", args=[other.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    other.refresh_from_db()
+    assert other.detail == "sessions.csv"
+    by_session = client.get(changelist, {"q": str(session.id)})
+    assert by_session.status_code == 200 and by_session.context["cl"].result_count == 2
+    by_user = client.get(changelist, {"q": "ops3"})
+    assert by_user.context["cl"].result_count == 2
+    by_what = client.get(changelist, {"what__exact": "export"})
+    assert [row.pk for row in by_what.context["cl"].result_list] == [other.pk]
+
+
+def test_access_log_csv_export_follows_filters(client, staff_user, session):
+    ops = staff_user("ops4")
+    personal_data_access_record(user=ops, what="images", session=session, detail="front_document")
+    personal_data_access_record(user=ops, what="export")
+    client.force_login(ops)  # ops may view the log (granted by the migration)
+    response = client.get(reverse("admin:kyc_personaldataaccess_export"), {"what__exact": "images"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["id", "at", "username", "session_id", "what", "remote_addr", "detail"]
+    assert len(rows) == 2 and rows[1][2:5] == ["ops4", str(session.id), "images"]
+
+
+def test_finance_cannot_read_the_access_log(client, staff_user):
+    client.force_login(staff_user("fin2", role="finance"))
+    assert client.get(reverse("admin:kyc_personaldataaccess_changelist")).status_code == 403
+    assert client.get(reverse("admin:kyc_personaldataaccess_export")).status_code == 403
+
+
+def test_ops_role_holds_redaction_and_log_permissions():
+    ops = Group.objects.get(name="ops")
+    codenames = set(ops.permissions.values_list("codename", flat=True))
+    assert {"redact_session", "view_personaldataaccess", "change_retentionpolicy"} <= codenames
+    assert not Permission.objects.filter(codename="delete_personaldataaccess", group__name="ops").exists()
