@@ -13,6 +13,7 @@ from webhooks.models import Event
 
 from .documents import document_endpoint_urls, image_urls
 from .models import KycSession
+from .privacy import shown
 
 
 def _score(value: Decimal | None):
@@ -30,8 +31,16 @@ def session_created(session: KycSession) -> dict:
     }
 
 
+def _redaction(session: KycSession) -> dict:
+    """Present only once a redaction was asked for: the promised shapes stay as they were."""
+    if not session.redaction_started:
+        return {}
+    return {"redacted": session.is_redacted, "redaction": session.redaction_state}
+
+
 def session_summary(session: KycSession) -> dict:
     """The GET /:id shape without OCR and documents (also the listing item)."""
+    session = shown(session)
     return {
         "id": str(session.id),
         "status": session.status,
@@ -43,10 +52,12 @@ def session_summary(session: KycSession) -> dict:
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),
         "expires_at": iso(session.expires_at),
+        **_redaction(session),
     }
 
 
 def session_detail(session: KycSession) -> dict:
+    session = shown(session)
     body = session_summary(session)
     if session.status == KycSession.Status.COMPLETED:
         body["ocr_result"] = {
@@ -82,7 +93,7 @@ def _verification(session: KycSession) -> dict:
 
 
 def session_refreshed(outcome) -> dict:
-    session = outcome.session
+    session = shown(outcome.session)
     body = {
         "id": str(session.id),
         "ref_id": session.ref_id,
@@ -90,6 +101,7 @@ def session_refreshed(outcome) -> dict:
         "result": session.result,
         "reject_message": session.reject_message,
         "refreshed": outcome.refreshed,
+        **_redaction(session),
     }
     if outcome.error:
         body["error"] = outcome.error
@@ -125,7 +137,9 @@ def _liveness_score(passed: bool | None) -> float | None:
 
 
 def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UUID, created_at: datetime) -> dict:
-    """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`."""
+    """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`
+    and `data.redacted`. After a redaction the stored bodies are rebuilt from the redacted session."""
+    session = shown(session)
     completed = kind == Event.Kind.SESSION_COMPLETED
     ocr_data = None
     if completed:
@@ -138,7 +152,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    return {
+    body = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso(created_at),
@@ -146,7 +160,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "session_id": str(session.id),
             "ref_id": session.ref_id,
             "status": session.status,
-            "result": session.result if completed else None,
+            "result": session.result if completed or kind == Event.Kind.SESSION_REDACTED else None,
             "document_name": session.document_name,
             "document_number": session.document_number,
             "ocr_data": ocr_data,
@@ -155,3 +169,6 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "metadata": session.metadata if session.metadata is not None else {},
         },
     }
+    if kind == Event.Kind.SESSION_REDACTED or session.is_redacted:
+        body["data"]["redacted"] = True  # absent before: the promised bodies stay as they were
+    return body

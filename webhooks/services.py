@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -116,6 +117,17 @@ def event_record(
         )
         transaction.on_commit(partial(_enqueue, delivery.pk))
     return event
+
+
+def event_bodies_replace(*, session_id: uuid.UUID, payload_for: Callable[[Event], dict]) -> int:
+    """Replace the stored bodies of a session's events with the ones its owner
+    builds again (after redaction: without personal data). Deliveries still to
+    be attempted send the new body."""
+    replaced = 0
+    for event in Event.objects.filter(session_id=session_id).only("id", "kind", "created_at", "session_id"):
+        Event.objects.filter(pk=event.pk).update(body=serialize_payload(payload_for(event)))
+        replaced += 1
+    return replaced
 
 
 def delivery_resend(*, delivery: Delivery) -> Delivery:

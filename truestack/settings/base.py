@@ -296,6 +296,7 @@ CELERY_BEAT_SCHEDULE = {
     "kyc-expire-sessions": {"task": "kyc.tasks.expire_sessions", "schedule": schedule(60)},
     "kyc-reprocess-callbacks": {"task": "kyc.tasks.reprocess_callbacks", "schedule": schedule(60)},
     "kyc-purge-idempotency-records": {"task": "kyc.tasks.purge_idempotency_records", "schedule": schedule(60)},
+    "kyc-apply-retention": {"task": "kyc.tasks.apply_retention", "schedule": schedule(RETENTION_INTERVAL_SECONDS)},
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),
