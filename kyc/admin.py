@@ -3,7 +3,7 @@ from django.utils.html import format_html, format_html_join
 
 from webhooks.admin import EventInline
 
-from . import admin_privacy  # noqa: F401  (access log, retention, redaction admin)
+from .admin_privacy import SessionPrivacyAdminMixin  # access log, retention, masking, images, Redact
 from .documents import expiring_url
 from .models import KycSession, ProviderCallback
 from .services import session_refresh
@@ -22,7 +22,7 @@ class ProviderCallbackInline(admin.TabularInline):
 
 
 @admin.register(KycSession)
-class KycSessionAdmin(admin.ModelAdmin):
+class KycSessionAdmin(SessionPrivacyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "client", "status", "result", "is_test", "document_type", "masked_document", "created_at")
     list_filter = ("status", "result", "is_test", "client", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "ref_id", "provider_ref_id", "document_number")

@@ -8,12 +8,23 @@ import csv
 import uuid
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from .models import PersonalDataAccess, RetentionPolicy
+from truestack.errors import SessionStillOpen
+
+from .documents import expiring_url
+from .models import KycSession, PersonalDataAccess, RetentionPolicy
+from .privacy import can_view_personal_data, mask_address, mask_id_number, personal_data_access_record
+from .redaction import session_redaction_request
 
 ACCESS_LOG_CSV_COLUMNS = ("id", "at", "username", "session_id", "what", "remote_addr", "detail")
 
@@ -90,3 +101,172 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     list_display = ("client", "images_days", "personal_data_days", "updated_at")
     search_fields = ("client__code", "client__name")
     list_select_related = ("client",)
+
+
+# --- the session page: masking, images on click, Redact ------------------------------
+
+# Shown in place of a field to staff without the personal-data permission.
+_MASKED_FIELDS = {
+    "document_number": "masked_document_number",
+    "ocr_id_number": "masked_ocr_id_number",
+    "ocr_id_number_back": "masked_ocr_id_number_back",
+    "ocr_address": "masked_ocr_address",
+}
+# Never shown to staff without the permission.
+_HIDDEN_FIELDS = {"raw_result"}
+
+
+class RedactForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Why (e.g. the client's ticket or the data subject's request reference). No personal data.",
+    )
+
+
+class SessionPrivacyAdminMixin:
+    """For KycSessionAdmin: masked ID numbers and address and no provider body for
+    staff without `kyc.view_session_images`; an access-log row when staff with it
+    open a session; images only on click (and logged); the Redact view."""
+
+    def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        allowed = can_view_personal_data(request.user)
+        result = []
+        for name, options in fieldsets:
+            fields = []
+            for field in options.get("fields", ()):
+                if field == "images":
+                    field = "images_on_click"
+                elif not allowed and field in _HIDDEN_FIELDS:
+                    continue
+                elif not allowed:
+                    field = _MASKED_FIELDS.get(field, field)
+                fields.append(field)
+            result.append((name, {**options, "fields": tuple(fields)}))
+        if obj is not None:
+            result.append(("Data protection", {"fields": ("data_protection",)}))
+        return result
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        extra = [*_MASKED_FIELDS.values(), "images_on_click", "data_protection"]
+        return [*super().get_readonly_fields(request, obj), *extra]  # type: ignore[misc]
+
+    @admin.display(description="Redaction")
+    def data_protection(self, obj: KycSession) -> str:
+        if obj.is_redacted:
+            return f"Redacted {obj.redacted_at:%Y-%m-%d %H:%M} UTC."
+        if obj.redaction_started:
+            return "Redaction pending."
+        if obj.is_open:
+            return "Open sessions cannot be redacted."
+        url = reverse("admin:kyc_kycsession_redact", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Redact…</a> (asks for a reason; recorded)', url)
+
+    @admin.display(description="Document number")
+    def masked_document_number(self, obj: KycSession) -> str:
+        return mask_id_number(obj.document_number)
+
+    @admin.display(description="OCR id number")
+    def masked_ocr_id_number(self, obj: KycSession) -> str:
+        return mask_id_number(obj.ocr_id_number)
+
+    @admin.display(description="OCR id number back")
+    def masked_ocr_id_number_back(self, obj: KycSession) -> str:
+        return mask_id_number(obj.ocr_id_number_back)
+
+    @admin.display(description="OCR address")
+    def masked_ocr_address(self, obj: KycSession) -> str:
+        return mask_address(obj.ocr_address)
+
+    @admin.display(description="Images")
+    def images_on_click(self, obj: KycSession) -> str:
+        if obj.images_removed_at or obj.redaction_started:
+            return f"Deleted ({obj.get_redaction_state_display() if obj.redaction_state else 'retention'})."
+        if not any(getattr(obj, kind) for kind in KycSession.DOCUMENT_KINDS):
+            return "No images stored."
+        url = reverse("admin:kyc_kycsession_images", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Show images</a> (requires the “Can view identity document images” '
+            "permission; each view is recorded)",
+            url,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if request.method == "GET" and response.status_code == 200 and can_view_personal_data(request.user):
+            session = KycSession.objects.filter(pk=object_id).first()
+            if session is not None and not session.is_redacted:
+                personal_data_access_record(
+                    user=request.user,
+                    what=PersonalDataAccess.What.ID_NUMBER,
+                    session=session,
+                    request=request,
+                    detail="session page",
+                )
+        return response
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
+        extra = [
+            path("<uuid:session_id>/images/", wrap(self.images_view), name="kyc_kycsession_images"),
+            path("<uuid:session_id>/redact/", wrap(self.redact_view), name="kyc_kycsession_redact"),
+        ]
+        return extra + super().get_urls()  # type: ignore[misc]
+
+    def _page(self, request: HttpRequest, session: KycSession, title: str, **context: Any) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "opts": KycSession._meta,
+            "session": session,
+            "title": title,
+            "change_url": reverse("admin:kyc_kycsession_change", args=[session.pk]),
+            **context,
+        }
+
+    def images_view(self, request: HttpRequest, session_id: Any) -> HttpResponse:
+        session = get_object_or_404(KycSession, pk=session_id)
+        if not can_view_personal_data(request.user):
+            raise PermissionDenied
+        paths = [(kind, getattr(session, kind)) for kind in KycSession.DOCUMENT_KINDS if getattr(session, kind)]
+        if paths:
+            personal_data_access_record(
+                user=request.user,
+                what=PersonalDataAccess.What.IMAGES,
+                session=session,
+                request=request,
+                detail=", ".join(kind for kind, _ in paths),
+            )
+        context = self._page(
+            request,
+            session,
+            "Images",
+            images=[(kind, expiring_url(path)) for kind, path in paths],
+            ttl_minutes=settings.DOCUMENT_URL_TTL_SECONDS // 60,
+        )
+        response = TemplateResponse(request, "admin/kyc/kycsession/images.html", context)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def redact_view(self, request: HttpRequest, session_id: Any) -> HttpResponse:
+        session = get_object_or_404(KycSession, pk=session_id)
+        if not request.user.has_perm("kyc.redact_session"):
+            raise PermissionDenied
+        form = RedactForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                session_redaction_request(
+                    session=session,
+                    user=request.user,
+                    source="staff",
+                    reason=form.cleaned_data["reason"],
+                    request=request,
+                )
+            except SessionStillOpen as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Redaction started: images and personal data are being removed.")
+            return HttpResponseRedirect(reverse("admin:kyc_kycsession_change", args=[session.pk]))
+        return TemplateResponse(
+            request, "admin/kyc/kycsession/redact.html", self._page(request, session, "Redact", form=form)
+        )

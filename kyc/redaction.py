@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -28,15 +25,12 @@ from webhooks.models import Event
 
 from . import presenters
 from .documents import images_delete
-from .models import KycSession, PersonalDataAccess, ProviderCallback, RetentionPolicy
+from .models import KycSession, PersonalDataAccess, ProviderCallback
 from .privacy import personal_data_access_record, redacted_values
+from .selectors import sessions_images_due, sessions_personal_data_due, sessions_redaction_stalled
 from .services import session_event_record
 
 logger = logging.getLogger(__name__)
-
-# A redaction still pending after this long (lost task) is run by the retention job.
-PENDING_RETRY_AFTER = timedelta(minutes=10)
-_IMAGE_PRESENT = Q(front_document__gt="") | Q(back_document__gt="") | Q(face_image__gt="") | Q(best_frame__gt="")
 
 
 def _enqueue(session_id: str) -> None:
@@ -121,50 +115,6 @@ def session_images_remove(*, session: KycSession) -> bool:
 
 
 # --- retention ----------------------------------------------------------------------
-
-
-def _due(*, now: datetime, days_field: str, default_days: int) -> Q:
-    """Sessions that ended more than the client's (or the default) number of days ago."""
-    overrides = dict(
-        RetentionPolicy.objects.exclude(**{f"{days_field}__isnull": True}).values_list("client_id", days_field)
-    )
-    due = ~Q(client_id__in=list(overrides)) & Q(ended_at__lte=now - timedelta(days=default_days))
-    for client_id, days in overrides.items():
-        due |= Q(client_id=client_id, ended_at__lte=now - timedelta(days=days))
-    return due
-
-
-def _ended() -> QuerySet[KycSession]:
-    return KycSession.objects.filter(status__in=KycSession.FINAL_STATUSES).annotate(
-        ended_at=Coalesce("completed_at", "expires_at")
-    )
-
-
-def sessions_images_due(*, now: datetime | None = None) -> QuerySet[KycSession]:
-    now = now or timezone.now()
-    return (
-        _ended()
-        .filter(_IMAGE_PRESENT, redaction_state=KycSession.RedactionState.NONE, images_removed_at__isnull=True)
-        .filter(_due(now=now, days_field="images_days", default_days=settings.RETENTION_IMAGES_DAYS))
-        .order_by("ended_at")
-    )
-
-
-def sessions_personal_data_due(*, now: datetime | None = None) -> QuerySet[KycSession]:
-    now = now or timezone.now()
-    return (
-        _ended()
-        .filter(redaction_state=KycSession.RedactionState.NONE)
-        .filter(_due(now=now, days_field="personal_data_days", default_days=settings.RETENTION_PERSONAL_DATA_DAYS))
-        .order_by("ended_at")
-    )
-
-
-def sessions_redaction_stalled(*, now: datetime | None = None) -> QuerySet[KycSession]:
-    now = now or timezone.now()
-    return KycSession.objects.filter(
-        redaction_state=KycSession.RedactionState.PENDING, redaction_requested_at__lte=now - PENDING_RETRY_AFTER
-    ).order_by("redaction_requested_at")
 
 
 @dataclass
