@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# 500 reports never show request bodies or frame variables of /api/ requests (personal data).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "truestack.error_reports.PrivateBodyExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "truestack.error_reports.PrivateExceptionReporter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
