@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.handlers.exception import response_for_exception
 from django.test import RequestFactory
 from django.utils.log import AdminEmailHandler
-from django.views.debug import ExceptionReporter, get_default_exception_reporter_filter
+from django.views.debug import get_default_exception_reporter_filter, get_exception_reporter_class
 
 from truestack.error_reports import PrivateBodyExceptionReporterFilter
 
@@ -80,5 +80,5 @@ def test_settings_use_the_private_filter_even_with_debug(settings, rf):
     try:
         crash(request)
     except ValueError:
-        html = ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
+        html = get_exception_reporter_class(request)(request, *sys.exc_info()).get_traceback_html()
     assert IC not in html and "Ahmad" not in html
