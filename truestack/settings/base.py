@@ -133,7 +133,8 @@ AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="ap-southeast-5")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default=None)
 AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
-AWS_DEFAULT_ACL = "private"
+# No per-object ACL: the bucket is private (Block Public Access, ACLs disabled); see docs/operations.md.
+AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 3600
 AWS_S3_FILE_OVERWRITE = True
