@@ -213,3 +213,26 @@ def test_redact_needs_the_permission_and_a_final_session(client, staff_user, ses
     assert "Open sessions cannot be redacted" in response.content.decode()
     session.refresh_from_db()
     assert session.redaction_state == ""
+
+
+def test_webhook_bodies_need_the_personal_data_permission(client, django_user_model, session):
+    from kyc.services import session_event_record
+
+    event = session_event_record(session=session, kind="kyc.session.expired")
+    support = django_user_model.objects.create_user("support", is_staff=True)
+    support.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="webhooks", codename__in=["view_event", "view_delivery"])
+    )
+    client.force_login(support)
+    for url in (
+        reverse("admin:webhooks_event_change", args=[event.pk]),
+        reverse("admin:webhooks_delivery_change", args=[event.deliveries.get().pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "901234-56-7890" not in page.content.decode() and "Ahmad" not in page.content.decode()
+    support.user_permissions.add(Permission.objects.get(codename="view_session_images"))
+    support = django_user_model.objects.get(pk=support.pk)  # fresh permission cache
+    client.force_login(support)
+    page = client.get(reverse("admin:webhooks_event_change", args=[event.pk]))
+    assert "901234-56-7890" in page.content.decode()
