@@ -3,6 +3,7 @@ webhook body (plain dicts: they are on the hot path). The webhooks app receives
 the webhook body ready-made and only stores, signs and delivers it."""
 
 import uuid
+from typing import Any
 from datetime import datetime
 from decimal import Decimal
 
@@ -152,7 +153,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    body = {
+    body: dict[str, Any] = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso(created_at),

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import PermissionsMixin
 from django.http import HttpRequest
 
 from .models import KycSession, PersonalDataAccess
@@ -53,7 +54,7 @@ def mask_name(value: str | None) -> str:
 
 
 def can_view_personal_data(user: Any) -> bool:
-    return bool(isinstance(user, AbstractBaseUser) and user.has_perm(PERSONAL_DATA_PERMISSION))
+    return isinstance(user, PermissionsMixin) and user.has_perm(PERSONAL_DATA_PERMISSION)
 
 
 def _remote_addr(request: HttpRequest | None) -> str | None:

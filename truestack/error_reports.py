@@ -47,7 +47,7 @@ class PrivateExceptionReporter(ExceptionReporter):
 
     def get_traceback_data(self) -> dict[str, Any]:
         data = super().get_traceback_data()
-        if carries_personal_data(self.request):
+        if self.request is not None and carries_personal_data(self.request):
             data["request_GET_items"] = [("(query)", HIDDEN)] if self.request.GET else []
             if "request_insecure_uri" in data:
                 data["request_insecure_uri"] = data["request_insecure_uri"].split("?", 1)[0]
