@@ -92,7 +92,8 @@ def session_redact(*, session_id: Any) -> bool:
                 session=session, kind=event.kind, event_id=event.id, created_at=event.created_at
             ),
         )
-        session_event_record(session=session, kind=Event.Kind.SESSION_REDACTED)
+        if session.status != KycSession.Status.FAILED:  # the client never saw a failed session's id
+            session_event_record(session=session, kind=Event.Kind.SESSION_REDACTED)
     logger.info("session %s redacted", session.pk)
     return True
 

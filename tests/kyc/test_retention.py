@@ -56,9 +56,10 @@ def ended(acme, acme_key):
 def test_defaults_remove_images_after_30_days_and_redact_after_365(ended, caplog):
     fresh, old_images, old_everything = ended(5), ended(40), ended(400)
     expired_old = ended(400, images=False, status="expired")
+    failed_old = ended(400, images=False, status="failed")
     with caplog.at_level(logging.INFO, logger="kyc"):
         run = retention_run()
-    assert (run.redacted, run.images_removed) == (2, 1)
+    assert (run.redacted, run.images_removed) == (3, 1)
     (
         fresh.refresh_from_db(),
         old_images.refresh_from_db(),
@@ -71,10 +72,16 @@ def test_defaults_remove_images_after_30_days_and_redact_after_365(ended, caplog
     assert not default_storage.exists(f"kyc/{old_images.client_id}/{old_images.id}/front_document.jpg")
     assert old_everything.is_redacted and old_everything.ocr_address == REDACTED
     assert expired_old.is_redacted and expired_old.document_number == REDACTED
-    assert Event.objects.filter(kind="kyc.session.redacted").count() == 2
-    assert PersonalDataAccess.objects.filter(what="redaction", detail__startswith="retention").count() == 2
+    failed_old.refresh_from_db()
+    assert failed_old.is_redacted and failed_old.document_name == REDACTED
+    # No webhook for the failed one: its id was never given to the client.
+    assert set(Event.objects.filter(kind="kyc.session.redacted").values_list("session_id", flat=True)) == {
+        old_everything.id,
+        expired_old.id,
+    }
+    assert PersonalDataAccess.objects.filter(what="redaction", detail__startswith="retention").count() == 3
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "2 sessions redacted, images removed from 1" in logged
+    assert "3 sessions redacted, images removed from 1" in logged
     assert "AHMAD" not in logged and "901234" not in logged
     assert retention_run().redacted == 0  # nothing left to do
 
