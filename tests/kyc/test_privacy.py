@@ -236,3 +236,25 @@ def test_webhook_bodies_need_the_personal_data_permission(client, django_user_mo
     client.force_login(support)
     page = client.get(reverse("admin:webhooks_event_change", args=[event.pk]))
     assert "901234-56-7890" in page.content.decode()
+
+
+def test_access_log_list_query_count_does_not_grow(client, staff_user, session, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ops = staff_user("ops8")
+    client.force_login(ops)
+    url = reverse("admin:kyc_personaldataaccess_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    personal_data_access_record(user=ops, what="images", session=session)
+    few = queries()
+    for _ in range(30):
+        personal_data_access_record(user=ops, what="id_number", session=session)
+    assert queries() == few
+    with django_assert_max_num_queries(few):
+        client.get(url)

@@ -234,3 +234,24 @@ def test_redaction_racing_a_stale_provider_result_leaves_nothing(api, completed)
         row = KycSession.objects.get(pk=completed.pk)
         assert row.redaction_state == "redacted" and row.ocr_address == REDACTED and row.face_image == ""
         assert not any(default_storage.exists(path) for path in stored_paths(completed))
+
+
+def test_reading_a_pending_redaction_costs_no_extra_queries(api, completed, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url, listing = f"/api/v1/kyc/sessions/{completed.id}", "/api/v1/kyc/sessions"
+    api.get(url)  # warm up (connection, rate-limit window)
+    with CaptureQueriesContext(connection) as before:
+        api.get(url)
+    with CaptureQueriesContext(connection) as listed_before:
+        api.get(listing)
+    detail_queries, listing_queries = len(before), len(listed_before)
+    assert detail_queries >= 2 and listing_queries >= 2
+    redact(api, completed)
+    with django_assert_num_queries(detail_queries):
+        body = api.get(url).json()
+    assert body["redaction"] == "pending"
+    with django_assert_num_queries(listing_queries):
+        items = api.get(listing).json()["results"]
+    assert items[0]["redaction"] == "pending" and items[0]["document_number"] == REDACTED
