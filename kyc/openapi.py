@@ -738,6 +738,11 @@ def add_session_links(result, **kwargs):
             "parameters": session_id,
             "description": "Refresh the session from the provider.",
         },
+        "RedactSession": {
+            "operationId": "kyc_sessions_redact",
+            "parameters": session_id,
+            "description": "Delete the session's images and personal data once it has finished.",
+        },
     }
     created = result["paths"]["/api/v1/kyc/sessions"]["post"]["responses"]["201"]
     created["links"] = links
