@@ -27,7 +27,7 @@ from truestack.localtime import local_compact, local_datetime
 from webhooks import selectors as webhook_selectors
 from webhooks.services import delivery_resend
 
-from . import admin_privacy  # noqa: F401  (access log, retention, redaction admin)
+from .admin_privacy import SessionPrivacyAdminMixin  # access log, retention, Redact
 from .documents import image_response
 from .models import DOCUMENT_NUMBER_COMPACT, KycSession, PersonalDataAccess, ProviderCallback
 from .privacy import can_view_personal_data, mask_address, mask_id_number, personal_data_access_record
@@ -85,7 +85,7 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(KycSession)
-class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
+class KycSessionAdmin(SessionPrivacyAdminMixin, CsvExportAdminMixin, admin.ModelAdmin):
     list_display = ("short_id", "client_code", "end_user", "status_badge", "result_badge", "mode", "created")
     list_display_links = ("short_id",)
     list_filter = (
@@ -347,6 +347,7 @@ class KycSessionAdmin(CsvExportAdminMixin, admin.ModelAdmin):
                 ("Liveness", _flag(session.liveness_passed)),
             ],
             "personal": personal,
+            "data_protection": self.data_protection(session, request),
             "timeline": self.timeline(session, callbacks, hold, entries, events),
             "can_refresh": self.has_refresh_permission(request),
             "can_resend": self.has_resend_permission(request) and latest_delivery is not None,

@@ -8,12 +8,21 @@ import csv
 import uuid
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from .models import PersonalDataAccess, RetentionPolicy
+from truestack.errors import SessionStillOpen
+
+from .models import KycSession, PersonalDataAccess, RetentionPolicy
+from .privacy import can_view_personal_data, personal_data_access_record
+from .redaction import session_redaction_request
 
 ACCESS_LOG_CSV_COLUMNS = ("id", "at", "username", "session_id", "what", "remote_addr", "detail")
 
@@ -90,3 +99,82 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     list_display = ("client", "images_days", "personal_data_days", "updated_at")
     search_fields = ("client__code", "client__name")
     list_select_related = ("client",)
+
+
+# --- the session page: masking, images on click, Redact ------------------------------
+
+
+# Shown in place of a field to staff without the personal-data permission.
+class RedactForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 80}),
+        help_text="Why (e.g. the client's ticket or the data subject's request reference). No personal data.",
+    )
+
+
+class SessionPrivacyAdminMixin:
+    """For KycSessionAdmin (its review page shows masked values to staff without
+    `kyc.view_session_images` and loads images on click): an access-log row when
+    staff with the permission open a session, and the staff Redact view."""
+
+    @staticmethod
+    def data_protection(obj: KycSession, request: HttpRequest) -> str:
+        if obj.is_redacted:
+            return f"Redacted {obj.redacted_at:%Y-%m-%d %H:%M} UTC."
+        if obj.redaction_started:
+            return "Redaction pending."
+        if obj.is_open:
+            return "Open sessions cannot be redacted."
+        if not request.user.has_perm("kyc.redact_session"):
+            return "Not redacted."
+        url = reverse("admin:kyc_kycsession_redact", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Redact…</a> (asks for a reason; recorded)', url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if request.method == "GET" and response.status_code == 200 and can_view_personal_data(request.user):
+            session = KycSession.objects.filter(pk=object_id).first()
+            if session is not None and not session.is_redacted:
+                personal_data_access_record(
+                    user=request.user,
+                    what=PersonalDataAccess.What.ID_NUMBER,
+                    session=session,
+                    request=request,
+                    detail="session page",
+                )
+        return response
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
+        extra = [path("<uuid:session_id>/redact/", wrap(self.redact_view), name="kyc_kycsession_redact")]
+        return extra + super().get_urls()  # type: ignore[misc]
+
+    def redact_view(self, request: HttpRequest, session_id: Any) -> HttpResponse:
+        session = get_object_or_404(KycSession, pk=session_id)
+        if not request.user.has_perm("kyc.redact_session"):
+            raise PermissionDenied
+        form = RedactForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                session_redaction_request(
+                    session=session,
+                    user=request.user,
+                    source="staff",
+                    reason=form.cleaned_data["reason"],
+                    request=request,
+                )
+            except SessionStillOpen as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Redaction started: images and personal data are being removed.")
+            return HttpResponseRedirect(reverse("admin:kyc_kycsession_change", args=[session.pk]))
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "opts": KycSession._meta,
+            "session": session,
+            "title": "Redact",
+            "change_url": reverse("admin:kyc_kycsession_change", args=[session.pk]),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/kyc/kycsession/redact.html", context)

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from truestack.errors import BadRequest, NotFound
+from truestack.errors import BadRequest, Gone, NotFound
 from truestack.negotiation import IgnoreAcceptNegotiation
 from webhooks import openapi as events_openapi
 from webhooks import presenters as events_presenters
@@ -18,6 +18,7 @@ from .documents import expiring_url, image_response, uses_presigned_urls
 from .idempotency import run_idempotent
 from .listing import SessionCursorPagination, sessions_for_listing
 from .models import KycSession
+from .redaction import session_redaction_request
 from .selectors import session_get_for_client
 from .services import session_create, session_refresh
 from .validation import validate_session_create, validate_test_url
@@ -72,6 +73,8 @@ class SessionDocumentApi(ClientApiView):
         if kind not in KycSession.DOCUMENT_KINDS:
             raise NotFound("Unknown document")
         session = session_get_for_client(client=request.user, session_id=session_id)
+        if session.redaction_started or session.images_removed_at is not None:
+            raise Gone("The session's documents have been deleted")
         path = getattr(session, kind)
         if path and uses_presigned_urls():
             return HttpResponseRedirect(expiring_url(path))
@@ -96,3 +99,11 @@ class EventTestApi(ClientApiView):
         if result.refused_permanently:
             raise BadRequest(f"url cannot be called: {result.error.removeprefix('refused: ')}")
         return Response(events_presenters.endpoint_test_result(event_id=str(event_id), url=url, result=result))
+
+
+class SessionRedactApi(ClientApiView):
+    @openapi.session_redact
+    def post(self, request, session_id):
+        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_redaction_request(session=session, source="client API", request=request)
+        return Response(presenters.session_detail(session), status=202)

@@ -25,6 +25,21 @@ def store_images(*, session: KycSession, images: dict[str, bytes]) -> dict[str, 
     return paths
 
 
+def images_delete(*, session: KycSession, paths: dict[str, str] | None = None) -> int:
+    """Delete a session's images from storage: the given paths, else the recorded
+    ones plus the deterministic ones (a late writer may have left a file the row
+    never recorded). Deleting a missing file is not an error. Returns paths tried."""
+    if paths is None:
+        candidates = {getattr(session, kind) for kind in KycSession.DOCUMENT_KINDS}
+        candidates |= {session_file_path(session, kind) for kind in KycSession.DOCUMENT_KINDS}
+    else:
+        candidates = set(paths.values())
+    candidates.discard("")
+    for path in sorted(candidates):
+        default_storage.delete(path)
+    return len(candidates)
+
+
 def uses_presigned_urls() -> bool:
     return "s3" in settings.STORAGES["default"]["BACKEND"].lower()
 

@@ -56,4 +56,5 @@ def sessions_for_listing(*, client, params) -> QuerySet:
         "created_at",
         "updated_at",
         "expires_at",
+        "redaction_state",
     )

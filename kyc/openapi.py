@@ -100,6 +100,15 @@ class SessionSummarySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
+    redacted = serializers.BooleanField(
+        required=False,
+        help_text='Present once a redaction was asked for; true when the personal data has been removed (fields read "[redacted]").',
+    )
+    redaction = serializers.ChoiceField(
+        choices=["pending", "redacted"],
+        required=False,
+        help_text="Present once a redaction was asked for: `pending` (personal data already hidden) or `redacted`.",
+    )
 
     class Meta:
         ref_name = "SessionSummary"
@@ -190,6 +199,8 @@ class SessionRefreshSerializer(serializers.Serializer):
     billing = SessionBillingSerializer(
         required=False, allow_null=True, help_text=BILLING_HELP + " Absent when `error` is present."
     )
+    redacted = serializers.BooleanField(required=False, help_text="As in the session (GET).")
+    redaction = serializers.ChoiceField(choices=["pending", "redacted"], required=False, help_text="As in the session.")
     message = serializers.CharField(required=False, help_text='"Session already finalized" for a final session.')
     error = serializers.CharField(
         required=False, help_text='"Failed to fetch status from provider" when the provider could not be reached.'
@@ -278,6 +289,37 @@ PENDING_DETAIL_EXAMPLE = OpenApiExample(
     response_only=True,
     status_codes=["200"],
     value={**_SUMMARY, "status": "pending", "result": None, "updated_at": "2026-01-28T10:00:00.000Z", "billing": None},
+)
+_REDACTED = "[redacted]"
+REDACT_PENDING_EXAMPLE = OpenApiExample(
+    "Redaction accepted",
+    response_only=True,
+    status_codes=["202"],
+    value={
+        **_SUMMARY,
+        "document_name": _REDACTED,
+        "document_number": _REDACTED,
+        "metadata": {"user_id": _REDACTED},
+        "redacted": False,
+        "redaction": "pending",
+        "ocr_result": {"name": _REDACTED, "id_number": None, "address": _REDACTED},
+        "documents": dict.fromkeys(KycSession.DOCUMENT_KINDS),
+    },
+)
+REDACTED_EXAMPLE = OpenApiExample(
+    "Already redacted",
+    response_only=True,
+    status_codes=["202"],
+    value={
+        **_SUMMARY,
+        "document_name": _REDACTED,
+        "document_number": _REDACTED,
+        "metadata": {"user_id": _REDACTED},
+        "redacted": True,
+        "redaction": "redacted",
+        "ocr_result": {"name": _REDACTED, "id_number": None, "address": _REDACTED},
+        "documents": dict.fromkeys(KycSession.DOCUMENT_KINDS),
+    },
 )
 LIST_EXAMPLE = OpenApiExample(
     "A page",
@@ -394,6 +436,17 @@ CREATE_ERROR_EXAMPLES = {
     502: [error_example("Provider error", "GATEWAY_ERROR", "Failed to initiate KYC session", 502)],
 }
 NOT_FOUND = {404: [error_example("Not found", "NOT_FOUND", "Session not found", 404)]}
+REDACT_ERRORS = {
+    **NOT_FOUND,
+    409: [
+        error_example(
+            "Session open",
+            "SESSION_OPEN",
+            "Open sessions cannot be redacted; wait until the session completes or expires",
+            409,
+        )
+    ],
+}
 LIST_ERRORS = {
     400: [
         error_example("Bad filter", "BAD_REQUEST", "status must be one of pending, processing, completed, expired", 400)
@@ -523,15 +576,50 @@ session_document = extend_schema(
             response=["302"],
             description="Presigned URL of the image (1 hour).",
         ),
-        *rate_limit_headers(200, 302, 404, 429),
+        *rate_limit_headers(200, 302, 404, 410, 429),
     ],
     responses={
         (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The JPEG image."),
         302: OpenApiResponse(None, description="Redirect to a presigned URL of the image."),
         **error_responses(
-            401, 404, 429, examples={404: [error_example("Not available", "NOT_FOUND", "Document not available", 404)]}
+            401,
+            404,
+            410,
+            429,
+            examples={
+                404: [error_example("Not available", "NOT_FOUND", "Document not available", 404)],
+                410: [error_example("Deleted", "GONE", "The session's documents have been deleted", 410)],
+            },
         ),
     },
+)
+
+session_redact = extend_schema(
+    operation_id="kyc_sessions_redact",
+    tags=[TAG],
+    summary="Redact a session",
+    description="Deletes the session's images and replaces its personal data (document name and number, OCR "
+    'fields, date of birth, address, metadata values, provider data) with `"[redacted]"` (dates become null; '
+    "metadata keeps its keys). Ids, status, result, timestamps, verification flags and billing are kept. "
+    'Answers 202 with the session (`"redaction": "pending"`; personal data already hidden); the work finishes '
+    'shortly after, then GET shows `"redacted": true`, documents answer 410 and a `kyc.session.redacted` '
+    "webhook is sent. Calling it again is 202 with the current state. Open (pending or processing) sessions "
+    "answer 409: wait until the session completes or expires. No body.",
+    request=None,
+    parameters=[_SESSION_ID, *rate_limit_headers(202, 404, 409, 429)],
+    responses={
+        202: OpenApiResponse(SessionDetailSerializer, description="Redaction pending, or already done."),
+        **error_responses(
+            401,
+            404,
+            409,
+            413,
+            429,
+            examples=REDACT_ERRORS,
+            descriptions={409: "The session is still open (`SESSION_OPEN`); redact it once it completes or expires."},
+        ),
+    },
+    examples=[REDACT_PENDING_EXAMPLE, REDACTED_EXAMPLE],
 )
 
 
@@ -558,6 +646,9 @@ class WebhookEventDataSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["completed", "expired"])
     result = serializers.ChoiceField(
         choices=["approved", "rejected"], allow_null=True, help_text="`null` for `kyc.session.expired`."
+    )
+    redacted = serializers.BooleanField(
+        required=False, help_text="Present (true) in `kyc.session.redacted` and in bodies stored after a redaction."
     )
     document_name = serializers.CharField()
     document_number = serializers.CharField(help_text="As you sent it.")
@@ -599,6 +690,37 @@ class WebhookEventSerializer(serializers.Serializer):
         ref_name = "WebhookEvent"
 
 
+class WebhookRedactedEventSerializer(WebhookEventSerializer):
+    event = serializers.ChoiceField(choices=["kyc.session.redacted"])
+
+    class Meta:
+        ref_name = "WebhookRedactedEvent"
+
+
+WEBHOOK_REDACTED_EXAMPLE = {
+    "id": "0b6f6a55-9b7e-4c39-a0d4-3f1ad3f0e2c4",
+    "event": "kyc.session.redacted",
+    "timestamp": "2026-02-28T09:00:00.000Z",
+    "data": {
+        "session_id": "550e8400-e29b-41d4-a716-446655440000",
+        "ref_id": "DEMO_CLI_mkxl2qbq_52c0732a",
+        "status": "completed",
+        "result": "approved",
+        "document_name": "[redacted]",
+        "document_number": "[redacted]",
+        "ocr_data": None,
+        "face_match_score": None,
+        "liveness_score": None,
+        "metadata": {"user_id": "[redacted]", "application_id": "[redacted]"},
+        "redacted": True,
+    },
+}
+WEBHOOK_REDACTED_DESCRIPTION = (
+    "Sent once when a session's personal data has been removed (your `POST .../redact`, an operator, or the "
+    "retention policy), signed and retried like `WebhookEvent`. Personal fields read `[redacted]`; "
+    "`data.redacted` is true. Earlier events of the session are stored redacted too."
+)
+
 WEBHOOK_EVENT_EXAMPLE = {
     "id": "7d1f0c7e-3b0a-4a53-9f1e-2f4d1f0a9b11",
     "event": "kyc.session.completed",
@@ -629,7 +751,8 @@ WEBHOOK_EVENT_EXAMPLE = {
 
 WEBHOOK_DESCRIPTION = (
     "TrueStack POSTs a `WebhookEvent` (see components) to the session's `webhook_url` when a session "
-    "finishes (`kyc.session.completed`) or expires (`kyc.session.expired`). Headers: `X-Webhook-Signature` "
+    "finishes (`kyc.session.completed`) or expires (`kyc.session.expired`); see `WebhookRedactedEvent` for "
+    "`kyc.session.redacted`. Headers: `X-Webhook-Signature` "
     "(lowercase hex HMAC-SHA256 of the raw body keyed with the API key that created the session), "
     "`X-TrueStack-Event`, `X-TrueStack-Delivery`, and Standard Webhooks `webhook-id`, `webhook-timestamp`, "
     "`webhook-signature` (signed with your `whsec_` secret). Answer 2xx; anything else is retried with backoff."
@@ -649,12 +772,16 @@ def add_webhook_component(result, generator, request, public, **kwargs):
         registry=generator.registry,
     )
     view.schema.resolve_serializer(WebhookEventSerializer, "response")
+    view.schema.resolve_serializer(WebhookRedactedEventSerializer, "response")
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in generator.registry.build({}).get("schemas", {}).items():
         schemas.setdefault(name, schema)
     event = schemas["WebhookEvent"]
     event["description"] = WEBHOOK_DESCRIPTION
     event["example"] = WEBHOOK_EVENT_EXAMPLE
+    redacted = schemas["WebhookRedactedEvent"]
+    redacted["description"] = WEBHOOK_REDACTED_DESCRIPTION
+    redacted["example"] = WEBHOOK_REDACTED_EXAMPLE
     result["components"]["schemas"] = dict(sorted(schemas.items()))
     return result
 
@@ -673,6 +800,11 @@ def add_session_links(result, **kwargs):
             "operationId": "kyc_sessions_refresh",
             "parameters": session_id,
             "description": "Refresh the session from the provider.",
+        },
+        "RedactSession": {
+            "operationId": "kyc_sessions_redact",
+            "parameters": session_id,
+            "description": "Delete the session's images and personal data once it has finished.",
         },
     }
     created = result["paths"]["/api/v1/kyc/sessions"]["post"]["responses"]["201"]

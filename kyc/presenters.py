@@ -5,6 +5,7 @@ the webhook body ready-made and only stores, signs and delivers it."""
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from truestack.formats import iso_utc as iso
 from truestack.formats import without_separators
@@ -12,6 +13,7 @@ from webhooks.models import Event
 
 from .documents import document_endpoint_urls, image_urls
 from .models import KycSession
+from .privacy import shown
 
 
 def _score(value: Decimal | None):
@@ -36,8 +38,16 @@ def session_billing(session: KycSession) -> dict | None:
     return {"credits": session.billed_credits, "tier": session.billed_tier, "billed_at": iso(session.billed_at)}
 
 
+def _redaction(session: KycSession) -> dict:
+    """Present only once a redaction was asked for: the promised shapes stay as they were."""
+    if not session.redaction_started:
+        return {}
+    return {"redacted": session.is_redacted, "redaction": session.redaction_state}
+
+
 def session_summary(session: KycSession) -> dict:
     """The GET /:id shape without OCR and documents (also the listing item)."""
+    session = shown(session)
     return {
         "id": str(session.id),
         "status": session.status,
@@ -49,10 +59,12 @@ def session_summary(session: KycSession) -> dict:
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),
         "expires_at": iso(session.expires_at),
+        **_redaction(session),
     }
 
 
 def session_detail(session: KycSession) -> dict:
+    session = shown(session)
     body = session_summary(session)
     body["billing"] = session_billing(session)
     if session.status == KycSession.Status.COMPLETED:
@@ -92,7 +104,7 @@ def _verification(session: KycSession) -> dict:
 
 
 def session_refreshed(outcome) -> dict:
-    session = outcome.session
+    session = shown(outcome.session)
     body = {
         "id": str(session.id),
         "ref_id": session.ref_id,
@@ -100,6 +112,7 @@ def session_refreshed(outcome) -> dict:
         "result": session.result,
         "reject_message": session.reject_message,
         "refreshed": outcome.refreshed,
+        **_redaction(session),
     }
     if outcome.error:
         body["error"] = outcome.error
@@ -137,7 +150,9 @@ def _liveness_score(passed: bool | None) -> float | None:
 
 def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UUID, created_at: datetime) -> dict:
     """The webhook body as in docs/client-api.md ("Webhook Payload"), plus a top-level `id`,
-    `sequence` and `data.updated_at` (ordering, docs/webhooks.md)."""
+    `sequence` and `data.updated_at` (ordering, docs/webhooks.md), `data.billing` and, once
+    redacted, `data.redacted`. After a redaction the stored bodies are rebuilt from the redacted session."""
+    session = shown(session)
     completed = kind == Event.Kind.SESSION_COMPLETED
     ocr_data = None
     if completed:
@@ -150,7 +165,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    payload = {
+    payload: dict[str, Any] = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso(created_at),
@@ -158,7 +173,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "session_id": str(session.id),
             "ref_id": session.ref_id,
             "status": session.status,
-            "result": session.result if completed else None,
+            "result": session.result if completed or kind == Event.Kind.SESSION_REDACTED else None,
             "document_name": session.document_name,
             "document_number": session.document_number,
             "ocr_data": ocr_data,
@@ -172,6 +187,28 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
         "sequence": session.event_sequence,
     }
     _add_billing(payload["data"], session=session, completed=completed)
+    if kind == Event.Kind.SESSION_REDACTED or session.is_redacted:
+        payload["data"]["redacted"] = True  # absent before: the promised bodies stay as they were
+    return payload
+
+
+def session_webhook_payload_redacted(
+    *, session: KycSession, event_kind: str, event_id: uuid.UUID, created_at: datetime, current: dict
+) -> dict:
+    """A stored event's body rebuilt from the redacted session. What describes the
+    event rather than the person (its `sequence`, the session's `updated_at` and
+    `billing` as they were then) is kept from the body first recorded."""
+    payload = session_webhook_payload(session=session, kind=event_kind, event_id=event_id, created_at=created_at)
+    for key in ("sequence",):
+        if key in current:
+            payload[key] = current[key]
+        else:
+            payload.pop(key, None)
+    for key in ("updated_at", "billing"):
+        if key in current.get("data", {}):
+            payload["data"][key] = current["data"][key]
+        else:
+            payload["data"].pop(key, None)
     return payload
 
 

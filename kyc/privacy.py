@@ -3,9 +3,11 @@ that unlocks personal data, and the access log entry written for each look."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import PermissionsMixin
 from django.http import HttpRequest
 
 from .models import KycSession, PersonalDataAccess
@@ -52,7 +54,7 @@ def mask_name(value: str | None) -> str:
 
 
 def can_view_personal_data(user: Any) -> bool:
-    return bool(isinstance(user, AbstractBaseUser) and user.has_perm(PERSONAL_DATA_PERMISSION))
+    return isinstance(user, PermissionsMixin) and user.has_perm(PERSONAL_DATA_PERMISSION)
 
 
 def _remote_addr(request: HttpRequest | None) -> str | None:
@@ -84,3 +86,47 @@ def personal_data_access_record(
         remote_addr=_remote_addr(request),
         detail=detail[:2000],
     )
+
+
+# --- redaction: what a redacted session looks like ----------------------------------
+
+# Strings replaced by the marker (when they hold a value); dates become null; metadata
+# keeps its keys; the provider's raw result and the image paths are emptied.
+REDACTED_STRING_FIELDS = (
+    "document_name",
+    "document_number",
+    "ocr_full_name",
+    "ocr_id_number",
+    "ocr_id_number_back",
+    "ocr_address",
+    "ocr_gender",
+    "ocr_nationality",
+)
+REDACTED_NULL_FIELDS = ("date_of_birth",)
+
+
+def redacted_values(session: KycSession) -> dict[str, Any]:
+    """Field -> value that replaces the personal data of `session`. What billing,
+    audit and statistics need (ids, client, status, result, timestamps,
+    verification booleans and score) is kept."""
+    loaded = session.__dict__  # never load a deferred field just to decide
+    values: dict[str, Any] = {name: REDACTED for name in REDACTED_STRING_FIELDS if loaded.get(name, REDACTED)}
+    values.update(dict.fromkeys(REDACTED_NULL_FIELDS))
+    metadata = loaded.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    values["metadata"] = dict.fromkeys(metadata, REDACTED)
+    values["raw_result"] = {}
+    values.update(dict.fromkeys(KycSession.DOCUMENT_KINDS, ""))
+    return values
+
+
+def shown(session: KycSession) -> KycSession:
+    """The session as it may be shown: once redaction has been asked for, its
+    personal data is hidden at once, before the redaction job has run."""
+    if not session.redaction_started or session.is_redacted:
+        return session
+    hidden = copy.copy(session)
+    for name, value in redacted_values(session).items():
+        if name in session.__dict__:  # deferred fields stay deferred (and unshown)
+            setattr(hidden, name, value)
+    return hidden

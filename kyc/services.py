@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +21,7 @@ from webhooks import services as webhooks
 from webhooks.models import Event
 
 from . import presenters
-from .documents import store_images
+from .documents import images_delete, store_images
 from .innovatif.client import InnovatifError, client_for
 from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
 from .models import KycSession, OpenSessionTally, ProviderCheck
@@ -219,7 +220,11 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
         else:
             session.last_provider_check_at = now
             touched.append("last_provider_check_at")
-        if session.is_final:
+        if session.is_final or session.redaction_started:
+            if image_paths and (session.redaction_started or session.status != KycSession.Status.COMPLETED):
+                # Written before the lock for a session that will never show them
+                # (redaction started, or already expired): remove them again.
+                transaction.on_commit(partial(images_delete, session=session, paths=image_paths))
             return session, False
 
         changed = False

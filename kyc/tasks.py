@@ -4,7 +4,7 @@ conditional updates and applied under row locks."""
 
 from celery import shared_task
 
-from . import callbacks, services
+from . import callbacks, redaction, services
 from .idempotency import idempotency_records_purge
 
 
@@ -31,3 +31,14 @@ def reprocess_callbacks() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def purge_idempotency_records() -> int:
     return idempotency_records_purge()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def redact_session(session_id: str) -> bool:
+    return redaction.session_redact(session_id=session_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def apply_retention() -> int:
+    run = redaction.retention_run()
+    return run.redacted + run.images_removed + run.retried

@@ -7,6 +7,7 @@ app_name = "kyc"
 urlpatterns = [
     path("api/v1/kyc/sessions", apis.SessionListCreateApi.as_view(), name="sessions"),
     path("api/v1/kyc/sessions/<str:session_id>", apis.SessionDetailApi.as_view(), name="session-detail"),
+    path("api/v1/kyc/sessions/<str:session_id>/redact", apis.SessionRedactApi.as_view(), name="session-redact"),
     path(
         "api/v1/kyc/sessions/<str:session_id>/documents/<str:kind>",
         apis.SessionDocumentApi.as_view(),

@@ -80,6 +80,16 @@ class IdempotencyInProgress(ApplicationError):
     code = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
 
 
+class SessionStillOpen(ApplicationError):
+    status_code = 409
+    code = "SESSION_OPEN"
+
+
+class Gone(ApplicationError):
+    status_code = 410
+    code = "GONE"
+
+
 class IdempotencyKeyReused(ApplicationError):
     status_code = 422
     code = "IDEMPOTENCY_KEY_REUSED"
@@ -93,6 +103,7 @@ _CODES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    410: "GONE",
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",

@@ -92,6 +92,7 @@ _DESCRIPTIONS = {
     409: "A request with the same Idempotency-Key is still being processed (`IDEMPOTENCY_REQUEST_IN_PROGRESS`).",
     413: "Request body larger than 64 KB (`PAYLOAD_TOO_LARGE`).",
     415: "Body not sent as `application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
+    410: "The session's documents were deleted (redaction or retention) (`GONE`).",
     422: "Idempotency-Key reused with a different body (`IDEMPOTENCY_KEY_REUSED`).",
     429: "Too many requests (`RATE_LIMITED`) or too many open sessions (`CONCURRENT_SESSION_LIMIT`); "
     "wait `Retry-After` seconds.",
@@ -99,15 +100,20 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int, examples: dict[int, list[OpenApiExample]] | None = None) -> dict:
+def error_responses(
+    *statuses: int,
+    examples: dict[int, list[OpenApiExample]] | None = None,
+    descriptions: dict[int, str] | None = None,
+) -> dict:
     """OpenAPI responses in the error envelope for the given statuses."""
     examples = examples or {}
+    descriptions = {**_DESCRIPTIONS, **(descriptions or {})}
     defaults = {401: UNAUTHORIZED_EXAMPLES, 413: [TOO_LARGE_EXAMPLE], 429: [RATE_LIMITED_EXAMPLE]}
     responses = {}
     for status in statuses:
         serializer = InsufficientCreditsErrorSerializer if status == 402 else ErrorSerializer
         responses[status] = OpenApiResponse(
-            serializer, description=_DESCRIPTIONS[status], examples=examples.get(status, defaults.get(status, []))
+            serializer, description=descriptions[status], examples=examples.get(status, defaults.get(status, []))
         )
     return responses
 

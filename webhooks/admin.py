@@ -44,6 +44,19 @@ class ReadOnlyMixin:
     def has_add_permission(self, request, obj=None):
         return False
 
+
+# Event bodies carry the session's personal data (name, ID number, address): shown
+# only to staff who may see it (the permission is kyc's, named by string).
+PERSONAL_DATA_PERMISSION = "kyc.view_session_images"
+
+
+class BodyNeedsPersonalDataPermission:
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm(PERSONAL_DATA_PERMISSION):
+            return fields
+        return [field for field in fields if field != "pretty_body"]
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -100,7 +113,7 @@ class EventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class EventAdmin(BodyNeedsPersonalDataPermission, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "client", "session", "created_at", "delivery_states")
     list_filter = ("kind", "client")
     search_fields = ("=id", "=session__id", "session__ref_id")
@@ -126,7 +139,7 @@ class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(CsvExportAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class DeliveryAdmin(CsvExportAdminMixin, BodyNeedsPersonalDataPermission, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "client",

@@ -10,6 +10,7 @@ class Event(models.Model):
     class Kind(models.TextChoices):
         SESSION_COMPLETED = "kyc.session.completed", "kyc.session.completed"
         SESSION_EXPIRED = "kyc.session.expired", "kyc.session.expired"
+        SESSION_REDACTED = "kyc.session.redacted", "kyc.session.redacted"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="events")

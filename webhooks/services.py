@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -123,6 +124,18 @@ def event_record(
         )
         transaction.on_commit(partial(_enqueue, delivery.pk))
     return event
+
+
+def event_bodies_replace(*, session_id: uuid.UUID, payload_for: Callable[[Event, dict], dict]) -> int:
+    """Replace the stored bodies of a session's events with the ones its owner
+    builds again from the event and its current body (after redaction: without
+    personal data). Deliveries still to be attempted send the new body."""
+    replaced = 0
+    for event in Event.objects.filter(session_id=session_id).only("id", "kind", "created_at", "session_id", "body"):
+        current = json.loads(bytes(event.body))
+        Event.objects.filter(pk=event.pk).update(body=serialize_payload(payload_for(event, current)))
+        replaced += 1
+    return replaced
 
 
 def delivery_resend(*, delivery: Delivery) -> Delivery:

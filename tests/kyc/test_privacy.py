@@ -127,3 +127,132 @@ def test_ops_role_holds_redaction_and_log_permissions():
     codenames = set(ops.permissions.values_list("codename", flat=True))
     assert {"redact_session", "view_personaldataaccess", "change_retentionpolicy"} <= codenames
     assert not Permission.objects.filter(codename="delete_personaldataaccess", group__name="ops").exists()
+
+
+# --- the session page -------------------------------------------------------------------
+
+
+@pytest.fixture
+def completed_session(session):
+    from kyc.documents import store_images
+
+    paths = store_images(session=session, images={"front_document": b"front-bytes", "face_image": b"face-bytes"})
+    KycSession.objects.filter(pk=session.pk).update(
+        status="completed",
+        result="approved",
+        completed_at=timezone.now(),
+        ocr_id_number="901234-56-7890",
+        ocr_address="12, Jalan Ampang, 50450 Kuala Lumpur",
+        raw_result={"step1": {"secret_provider_field": "PROVIDER-RAW-VALUE"}},
+        **paths,
+    )
+    session.refresh_from_db()
+    return session
+
+
+def test_finance_sees_masked_numbers_no_address_no_raw_body_and_no_images(client, staff_user, completed_session):
+    client.force_login(staff_user("fin3", role="finance"))
+    page = client.get(reverse("admin:kyc_kycsession_change", args=[completed_session.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "9012••••7890" in html and "12,••••" in html
+    assert "901234-56-7890" not in html and "Jalan Ampang" not in html and "PROVIDER-RAW-VALUE" not in html
+    assert "/files/" not in html and "X-Amz" not in html  # no image URLs
+    images = client.get(reverse("admin:kyc_kycsession_image", args=[completed_session.pk, "front_document"]))
+    assert images.status_code == 403
+    assert not PersonalDataAccess.objects.exists()
+
+
+def test_ops_sees_full_data_recorded_and_images_only_on_click(client, staff_user, completed_session):
+    ops = staff_user("ops5")
+    client.force_login(ops)
+    page = client.get(reverse("admin:kyc_kycsession_change", args=[completed_session.pk]), REMOTE_ADDR="192.0.2.4")
+    html = page.content.decode()
+    assert "901234-56-7890" in html and "Jalan Ampang" in html
+    assert "/files/" not in html and "Show images" in html  # images not on page load
+    row = PersonalDataAccess.objects.get()
+    assert (row.what, row.username, row.session_id, row.remote_addr) == (
+        "id_number",
+        "ops5",
+        completed_session.id,
+        "192.0.2.4",
+    )
+    for kind in ("front_document", "face_image"):
+        image = client.get(reverse("admin:kyc_kycsession_image", args=[completed_session.pk, kind]))
+        assert image.status_code == 200 and "no-store" in image["Cache-Control"]
+    logged = PersonalDataAccess.objects.filter(what="images").order_by("id")
+    assert [row.detail for row in logged] == ["front_document", "face_image"]
+    assert {row.user for row in logged} == {ops}
+
+
+def test_staff_redact_view_asks_a_reason_and_records_it(client, staff_user, completed_session):
+    ops = staff_user("ops6")
+    client.force_login(ops)
+    url = reverse("admin:kyc_kycsession_redact", args=[completed_session.pk])
+    assert client.get(url).status_code == 200
+    missing = client.post(url, {"reason": ""})
+    assert missing.status_code == 200 and "This field is required" in missing.content.decode()
+    done = client.post(url, {"reason": "client ticket 981"}, REMOTE_ADDR="192.0.2.9")
+    assert done.status_code == 302
+    completed_session.refresh_from_db()
+    assert completed_session.redaction_state == "pending"
+    row = PersonalDataAccess.objects.get(what="redaction")
+    assert (row.username, row.detail, row.remote_addr) == ("ops6", "staff: client ticket 981", "192.0.2.9")
+    page = client.get(reverse("admin:kyc_kycsession_change", args=[completed_session.pk])).content.decode()
+    assert "Redaction pending" in page
+
+
+def test_redact_needs_the_permission_and_a_final_session(client, staff_user, session):
+    client.force_login(staff_user("fin4", role="finance"))
+    url = reverse("admin:kyc_kycsession_redact", args=[session.pk])
+    assert client.post(url, {"reason": "x"}).status_code == 403
+    client.force_login(staff_user("ops7"))
+    response = client.post(url, {"reason": "x"}, follow=True)
+    assert "Open sessions cannot be redacted" in response.content.decode()
+    session.refresh_from_db()
+    assert session.redaction_state == ""
+
+
+def test_webhook_bodies_need_the_personal_data_permission(client, django_user_model, session):
+    from kyc.services import session_event_record
+
+    event = session_event_record(session=session, kind="kyc.session.expired")
+    support = django_user_model.objects.create_user("support", is_staff=True)
+    support.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="webhooks", codename__in=["view_event", "view_delivery"])
+    )
+    client.force_login(support)
+    for url in (
+        reverse("admin:webhooks_event_change", args=[event.pk]),
+        reverse("admin:webhooks_delivery_change", args=[event.deliveries.get().pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "901234-56-7890" not in page.content.decode() and "Ahmad" not in page.content.decode()
+    support.user_permissions.add(Permission.objects.get(codename="view_session_images"))
+    support = django_user_model.objects.get(pk=support.pk)  # fresh permission cache
+    client.force_login(support)
+    page = client.get(reverse("admin:webhooks_event_change", args=[event.pk]))
+    assert "901234-56-7890" in page.content.decode()
+
+
+def test_access_log_list_query_count_does_not_grow(client, staff_user, session, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ops = staff_user("ops8")
+    client.force_login(ops)
+    url = reverse("admin:kyc_personaldataaccess_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    personal_data_access_record(user=ops, what="images", session=session)
+    few = queries()
+    for _ in range(30):
+        personal_data_access_record(user=ops, what="id_number", session=session)
+    assert queries() == few
+    with django_assert_max_num_queries(few):
+        client.get(url)

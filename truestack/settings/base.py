@@ -169,7 +169,8 @@ AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="ap-southeast-5")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default=None)
 AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
-AWS_DEFAULT_ACL = "private"
+# No per-object ACL: the bucket is private (Block Public Access, ACLs disabled); see docs/operations.md.
+AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 3600
 AWS_S3_FILE_OVERWRITE = True
@@ -377,6 +378,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.mark_overdue_invoices",
         "schedule": KualaLumpurCrontab(minute=0, hour=1),
     },
+    "kyc-apply-retention": {"task": "kyc.tasks.apply_retention", "schedule": schedule(RETENTION_INTERVAL_SECONDS)},
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),
@@ -387,6 +389,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(60),
     },
 }
+
+# 500 reports never show request bodies or frame variables of /api/ requests (personal data).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "truestack.error_reports.PrivateBodyExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "truestack.error_reports.PrivateExceptionReporter"
 
 LOGGING = {
     "version": 1,
