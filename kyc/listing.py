@@ -25,9 +25,19 @@ class SessionCursorPagination(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except Exception:
             raise BadRequest("cursor is invalid or expired")
+        # The position is compared with `created_at` in SQL: a crafted cursor must not
+        # reach the database with a value that is not a date-time.
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(cursor.position)
+            except ValueError:
+                position = None
+            if position is None:
+                raise BadRequest("cursor is invalid or expired")
+        return cursor
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -54,8 +64,9 @@ def _parse_instant(name: str, value: str):
         raise BadRequest(f"{name} must be an ISO 8601 date or date-time")
 
 
-def sessions_for_listing(*, client, params) -> QuerySet:
-    queryset = KycSession.objects.filter(client=client).exclude(status=KycSession.Status.FAILED)
+def sessions_for_listing(*, client, is_test: bool, params) -> QuerySet:
+    """The client's sessions made in the calling key's environment (test or live)."""
+    queryset = KycSession.objects.filter(client=client, is_test=is_test).exclude(status=KycSession.Status.FAILED)
     status = params.get("status")
     if status:
         if status not in LISTED_STATUSES:

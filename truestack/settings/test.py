@@ -10,6 +10,9 @@ SECRET_KEY = "test-secret-key-not-for-production-000000000000000000"
 SANDBOX_ENABLED = True
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Sign-in throttling is off for tests that sign in with `client.login()` (no request
+# to count against); tests/hardening turns it on to test it.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
