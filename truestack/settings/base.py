@@ -277,7 +277,7 @@ CALLBACK_REFUSED_RETENTION = timedelta(days=env.int("CALLBACK_REFUSED_RETENTION_
 # finds them all busy waits up to PROVIDER_CALL_WAIT_SECONDS, then answers 503
 # PROVIDER_BUSY with Retry-After, so a slow provider cannot take every web thread.
 PROVIDER_MAX_CONCURRENT_CALLS = env.int("PROVIDER_MAX_CONCURRENT_CALLS", default=4)
-PROVIDER_CALL_WAIT_SECONDS = env.float("PROVIDER_CALL_WAIT_SECONDS", default=1.0)
+PROVIDER_CALL_WAIT_SECONDS = env.float("PROVIDER_CALL_WAIT_SECONDS", default=0.05)
 # Sessions with no callback for this long are polled at the provider.
 KYC_POLL_AFTER = timedelta(seconds=env.int("KYC_POLL_AFTER_SECONDS", default=300))
 KYC_POLL_BATCH_SIZE = env.int("KYC_POLL_BATCH_SIZE", default=20)
