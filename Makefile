@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench bench-quick migrate demo check schema clean
+.PHONY: run test bench bench-quick faults faults-quick migrate demo check schema clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
+## The fault suite (docs/operations.md): its own PostgreSQL cluster and Redis, the stack
+## with production settings on 127.0.0.1 ports 47550-47555; every scenario, or the CI subset.
+faults: $(STAMP)
+	$(PY) -m faults $(FAULTS_ARGS)
+
+faults-quick: $(STAMP)
+	$(PY) -m faults --quick $(FAULTS_ARGS)
 
 clean:
 	rm -rf var

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 class Stack:
     def __init__(self, *, web_workers: int = 2, web_threads: int = 4, webhook_threads: int = 8):
+        self._argv: dict[str, list[str]] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="truestack-faults-"))
         os.chmod(self.tmp, 0o777)
         self.pg_data = self.tmp / "pg"
@@ -37,6 +39,9 @@ class Stack:
         self.web_threads = web_threads
         self.webhook_threads = webhook_threads
         self.procs: dict[str, subprocess.Popen] = {}
+        self.procs_lock = threading.Lock()
+        self.restarts: dict[str, int] = {}
+        self.stopping = threading.Event()
         self.pg_running = False
         self.base_url = f"http://127.0.0.1:{PORTS['web']}"
         self.database_url = f"postgres://postgres@127.0.0.1:{PORTS['postgres']}/truestack"
@@ -154,9 +159,27 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(
+        proc = subprocess.Popen(
             argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        with self.procs_lock:
+            self.procs[name] = proc
+        if name != "redis":
+            self._argv[name] = argv
+
+    def supervise(self) -> None:
+        """Restart an application process that exits, as the platform's process
+        manager (Procfile dyno manager, systemd Restart=always) does in production."""
+
+        def watch():
+            while not self.stopping.wait(0.5):
+                with self.procs_lock:
+                    dead = [n for n, p in self.procs.items() if n in self._argv and p.poll() is not None]
+                for name in dead:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    self._spawn(name, self._argv[name])
+
+        threading.Thread(target=watch, daemon=True).start()
 
     def start_app(self) -> None:
         self.manage("migrate", "--noinput")
@@ -164,6 +187,7 @@ class Stack:
         self.start_worker("worker")
         self.start_worker("webhooks")
         self.start_worker("beat")
+        self.supervise()
         self.wait_healthy(timeout=90)
 
     def start_web(self) -> None:
@@ -224,15 +248,12 @@ class Stack:
         self._spawn(kind, argv)
 
     def kill9(self, name: str) -> None:
-        """kill -9 the process group (celery's pool children, gunicorn's workers too)."""
-        proc = self.procs.pop(name)
+        """kill -9 the process group (celery's pool children, gunicorn's workers too);
+        the supervisor starts it again (Redis: the scenario does)."""
+        with self.procs_lock:
+            proc = self.procs[name] if name != "redis" else self.procs.pop(name)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-
-    def kill9_redis_and_restart(self, down_seconds: float) -> None:
-        self.kill9("redis")
-        time.sleep(down_seconds)
-        self.start_redis()
 
     def web_worker_pids(self) -> list[int]:
         master = self.procs["web"].pid
@@ -281,6 +302,8 @@ print(json.dumps(keys))
     # --- teardown ------------------------------------------------------------------------
 
     def stop(self, *, keep_logs: bool = False) -> None:
+        self.stopping.set()
+        time.sleep(0.6)  # the supervisor has seen it
         for name, proc in list(self.procs.items()):
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
