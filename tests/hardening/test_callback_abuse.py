@@ -148,3 +148,12 @@ def test_behind_a_proxy_the_configured_header_names_the_source(settings):
     forged = post(b"nope", source="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.5, 192.0.2.1")
     assert ok.status_code == 400 and forged.status_code == 403
     assert ProviderCallback.objects.get().remote_addr == "203.0.113.5"
+
+
+def test_parked_callbacks_are_listed_in_the_admin(admin_client):
+    row = callbacks.callback_record(body=b"{}", remote_addr=None)
+    ProviderCallback.objects.filter(pk=row.pk).update(state=ProviderCallback.State.PARKED, error="parked after 5")
+    response = admin_client.get("/admin/kyc/providercallback/", {"state__exact": "parked"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Parked (attempts used up)" in html and "parked after 5" in html
