@@ -293,7 +293,8 @@ def slow_provider(h: Harness) -> None:
     h.figure(name, "/healthz p50/p99 (ms)", f"{percentile(health, 50) * 1000:.0f}/{percentile(health, 99) * 1000:.0f}")
     assert set(statuses) == {200}, Counter(statuses)
     assert counts[503] > 0 and set(counts) <= {201, 503}
-    assert percentile(reads, 99) < 2.0 and percentile(health, 99) < 2.0
+    # Without the limit every web thread waits 6 s on the provider: p99 would be ~6 s.
+    assert percentile(reads, 99) < 3.0 and percentile(health, 99) < 3.0
 
 
 def db_restart(h: Harness) -> None:
