@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 OPEN_STATES = (Delivery.State.PENDING, Delivery.State.RETRYING)
 # Extra lease time beyond the attempt's deadline (signing, recording the result),
 # so a lease never lapses while its attempt is still running.
-LEASE_MARGIN_SECONDS = 10.0
+LEASE_MARGIN_SECONDS = 5.0
+# Time for sending the body and reading the answer's excerpt, on top of the timeouts.
+EXCHANGE_MARGIN_SECONDS = 2.0
 # Retry delays grow 4x per failed attempt (30 s, 2 min, 8 min, 32 min, ~2 h, then
 # the cap): with the default base/cap/attempts that is 10 attempts over ~27 h.
 BACKOFF_FACTOR = 4
@@ -71,8 +73,15 @@ def retry_schedule() -> list[float]:
     return offsets
 
 
+def attempt_deadline() -> float:
+    """Wall-clock bound on one attempt: WEBHOOK_ATTEMPT_DEADLINE_SECONDS, and never more
+    than one well-behaved exchange takes under the timeouts (connect + read + 2 s)."""
+    exchange = float(settings.WEBHOOK_CONNECT_TIMEOUT) + float(settings.WEBHOOK_READ_TIMEOUT) + EXCHANGE_MARGIN_SECONDS
+    return min(float(settings.WEBHOOK_ATTEMPT_DEADLINE_SECONDS), exchange)
+
+
 def lease_seconds() -> float:
-    return float(settings.WEBHOOK_ATTEMPT_DEADLINE_SECONDS) + LEASE_MARGIN_SECONDS
+    return attempt_deadline() + LEASE_MARGIN_SECONDS
 
 
 def _enqueue(delivery_id) -> None:
@@ -198,7 +207,7 @@ def _send(*, delivery: Delivery) -> outbound.OutboundResult:
     except Exception:  # noqa: BLE001 - e.g. an encryption key rotated away; retried like a network error
         logger.exception("webhook delivery %s: could not sign", delivery.pk)
         return outbound.OutboundResult(error="internal: could not sign the request")
-    return outbound.post(delivery.url, body=bytes(event.body), headers=headers)
+    return outbound.post(delivery.url, body=bytes(event.body), headers=headers, deadline=attempt_deadline())
 
 
 def _error_text(result: outbound.OutboundResult) -> str:

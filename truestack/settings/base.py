@@ -306,7 +306,8 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", defaul
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 # Wall-clock bound on a whole attempt (connect, send, answer): a receiver that drips
-# its answer cannot hold a delivery thread longer. The lease is this plus a margin.
+# its answer cannot hold a delivery thread longer (nor longer than connect + read
+# timeout + 2 s). The lease is this plus a margin.
 WEBHOOK_ATTEMPT_DEADLINE_SECONDS = env.float("WEBHOOK_ATTEMPT_DEADLINE_SECONDS", default=15.0)
 # Attempts in flight at once per client, across every worker: one client's slow
 # endpoint can hold at most this many delivery slots. A delivery over the cap waits
