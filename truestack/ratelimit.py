@@ -85,12 +85,21 @@ def _count_locally(key: str, ttl: int) -> int:
         return count + 1
 
 
+# After a failure the shared counter is not tried again for a few seconds, so an
+# unreachable Redis costs one timeout per process every few seconds, not one per request.
+SHARED_RETRY_AFTER_SECONDS = 5.0
+_shared_down_until = [0.0]
+
+
 def _count(key: str) -> int:
     """Increment the window counter atomically and return the new count."""
     ttl = WINDOW_SECONDS + 5
+    if time.monotonic() < _shared_down_until[0]:
+        return _count_locally(key, ttl)
     try:
         return _count_shared(key, ttl)
     except Exception:  # noqa: BLE001 - the cache is down: a local count beats no limit
+        _shared_down_until[0] = time.monotonic() + SHARED_RETRY_AFTER_SECONDS
         return _count_locally(key, ttl)
 
 

@@ -17,7 +17,7 @@ from kyc import services
 from kyc.innovatif.concurrency import provider_slot
 from kyc.models import KycSession
 from kyc.validation import validate_session_create
-from truestack import outbound
+from truestack import outbound, ratelimit
 
 from ..kyc.helpers import create_session, sandbox_complete
 
@@ -222,7 +222,8 @@ def test_one_failing_session_does_not_stop_the_expiry_batch(monkeypatch, api, fu
 # --- rate limit while Redis is down --------------------------------------------------------
 
 
-def test_the_rate_limit_holds_per_process_while_redis_is_down(settings, api):
+def test_the_rate_limit_holds_per_process_while_redis_is_down(settings, api, monkeypatch):
+    monkeypatch.setattr(ratelimit, "_shared_down_until", [0.0])  # this test's outage ends with it
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
