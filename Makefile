@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-quick bench-admin migrate demo check schema messages clean
+.PHONY: run test lint bench bench-quick bench-admin faults faults-quick migrate demo check schema messages clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ bench-quick: $(STAMP)
 ## Operator portal timings on 100,000 sessions (drops and recreates its own database).
 bench-admin: $(STAMP)
 	$(PY) -m bench.admin $(BENCH_ARGS)
+
+## The fault suite (docs/operations.md): its own PostgreSQL cluster and Redis, the stack
+## with production settings on 127.0.0.1 ports 47550-47555; every scenario, or the CI subset.
+faults: $(STAMP)
+	$(PY) -m faults $(FAULTS_ARGS)
+
+faults-quick: $(STAMP)
+	$(PY) -m faults --quick $(FAULTS_ARGS)
 
 clean:
 	rm -rf var

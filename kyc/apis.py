@@ -33,7 +33,7 @@ class SessionListCreateApi(ClientApiView):
     @openapi.session_list
     def get(self, request):
         paginator = SessionCursorPagination()
-        queryset = sessions_for_listing(client=request.user, params=request.query_params)
+        queryset = sessions_for_listing(client=request.user, is_test=request.auth.is_test, params=request.query_params)
         page = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response([presenters.session_summary(session) for session in page])
 
@@ -58,12 +58,12 @@ class SessionListCreateApi(ClientApiView):
 class SessionDetailApi(ClientApiView):
     @openapi.session_retrieve
     def get(self, request, session_id):
-        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_get_for_client(client=request.user, session_id=session_id, is_test=request.auth.is_test)
         return Response(presenters.session_detail(session))
 
     @openapi.session_refresh
     def post(self, request, session_id):
-        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_get_for_client(client=request.user, session_id=session_id, is_test=request.auth.is_test)
         return Response(presenters.session_refreshed(session_refresh(session=session)))
 
 
@@ -72,7 +72,7 @@ class SessionDocumentApi(ClientApiView):
     def get(self, request, session_id, kind):
         if kind not in KycSession.DOCUMENT_KINDS:
             raise NotFound("Unknown document")
-        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_get_for_client(client=request.user, session_id=session_id, is_test=request.auth.is_test)
         if session.redaction_started or session.images_removed_at is not None:
             raise Gone("The session's documents have been deleted")
         path = getattr(session, kind)
@@ -104,6 +104,6 @@ class EventTestApi(ClientApiView):
 class SessionRedactApi(ClientApiView):
     @openapi.session_redact
     def post(self, request, session_id):
-        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_get_for_client(client=request.user, session_id=session_id, is_test=request.auth.is_test)
         session = session_redaction_request(session=session, source="client API", request=request)
         return Response(presenters.session_detail(session), status=202)

@@ -1,13 +1,23 @@
 """Inbound provider callbacks: stored first, then verified, then applied.
-The stored row survives a failed apply; `callbacks_reprocess` retries it."""
+The stored row survives a failed apply; `callbacks_reprocess` retries it a
+bounded number of times, then parks it for an operator.
+
+The endpoint is unauthenticated, so what a stranger can make it do is bounded:
+the body size (truestack/middleware.py, before anything is read), requests per
+source address per minute, an optional source allowlist, a JSON reader that
+refuses deep nesting, refused bodies kept truncated and purged after a week."""
 
 import hashlib
+import ipaddress
 import logging
 from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
+
+from truestack.ratelimit import source_rate_limit_hit
 
 from .innovatif.callback_body import CallbackBodyInvalid, parse_callback
 from .innovatif.client import client_for
@@ -18,23 +28,45 @@ from .services import session_apply_provider_result
 logger = logging.getLogger(__name__)
 
 REPROCESS_AFTER = timedelta(seconds=30)
-MAX_ATTEMPTS = 10
-# A refused body is kept (truncated) for operators to inspect; an applied one is
-# dropped: its images and result now live in the session, and the body is large
-# (base64 images) and personal data.
+# A refused body is kept (truncated) for operators to inspect until it is purged;
+# an applied one is dropped: its images and result now live in the session, and
+# the body is large (base64 images) and personal data.
 REJECTED_BODY_KEEP = 64 * 1024
+RATE_LIMIT_PREFIX = "callback"
 
 
 class CallbackRefused(Exception):
-    def __init__(self, status_code: int, reason: str):
+    def __init__(self, status_code: int, reason: str, *, headers: dict[str, str] | None = None):
         super().__init__(reason)
         self.status_code = status_code
         self.reason = reason
+        self.headers = headers or {}
+
+
+def callback_source_check(*, source: str | None) -> None:
+    """Refuse (403) a source outside INNOVATIF_CALLBACK_ALLOWED_IPS when that is set,
+    and (429) a source over its per-minute limit. Nothing is stored for either."""
+    allowed = settings.INNOVATIF_CALLBACK_ALLOWED_IPS
+    if allowed:
+        try:
+            address = ipaddress.ip_address((source or "").split("%", 1)[0])
+        except ValueError:
+            address = None
+        if address is None or not any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed):
+            logger.warning("provider callback refused: source not in INNOVATIF_CALLBACK_ALLOWED_IPS")
+            raise CallbackRefused(403, "source address not allowed")
+    limit = settings.INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE
+    if limit:
+        allowed_now, retry_after = source_rate_limit_hit(prefix=RATE_LIMIT_PREFIX, source=source or "-", limit=limit)
+        if not allowed_now:
+            raise CallbackRefused(429, "too many callbacks", headers={"Retry-After": str(retry_after)})
 
 
 def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback:
+    # PostgreSQL text cannot hold NUL; such a body is refused anyway, but it is stored first.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return ProviderCallback.objects.create(
-        body=body.decode("utf-8", errors="replace"),
+        body=text,
         body_sha256=hashlib.sha256(body).hexdigest(),
         remote_addr=remote_addr or None,
     )
@@ -43,7 +75,6 @@ def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback
 _SETTLED_FIELDS = [
     "state",
     "error",
-    "attempts",
     "processed_at",
     "body",
     "session",
@@ -70,9 +101,18 @@ def _refuse(callback: ProviderCallback, status_code: int, reason: str) -> NoRetu
     raise CallbackRefused(status_code, reason)
 
 
+def _count_attempt(callback: ProviderCallback) -> None:
+    """Counted before the work, so even an attempt that kills its process counts
+    towards CALLBACK_MAX_ATTEMPTS."""
+    ProviderCallback.objects.filter(pk=callback.pk).update(attempts=F("attempts") + 1)
+    callback.attempts += 1
+
+
 def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     """Verify and apply one stored callback. Raises CallbackRefused (4xx) for
-    anything that must change nothing; other errors leave it `failed` for retry."""
+    anything that must change nothing; other errors leave it `failed` for retry,
+    or `parked` once it has had CALLBACK_MAX_ATTEMPTS attempts."""
+    _count_attempt(callback)
     try:
         verified = parse_callback(
             callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS
@@ -92,25 +132,41 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     if client_for(is_test=session.is_test).credentials.api_key != verified.credentials.api_key:
         _refuse(callback, 403, "callback credentials do not match the session's provider account")
 
-    callback.attempts += 1
     try:
         result = parse_result(verified.body, document_type=session.document_type)
         session_apply_provider_result(session=session, result=result, via="callback")
     except Exception as exc:
-        _settle(callback, ProviderCallback.State.FAILED, type(exc).__name__)
-        logger.exception("provider callback %s failed to apply", callback.pk)
+        if callback.attempts >= settings.CALLBACK_MAX_ATTEMPTS:
+            _park(callback, type(exc).__name__)
+        else:
+            _settle(callback, ProviderCallback.State.FAILED, type(exc).__name__)
+        logger.exception("provider callback %s failed to apply (attempt %s)", callback.pk, callback.attempts)
         raise
     _settle(callback, ProviderCallback.State.PROCESSED, body="")
     return callback
 
 
+def _park(callback: ProviderCallback, error: str) -> None:
+    # The body goes: a poison body must not be carried (and re-read) for ever. The
+    # session is still polled at the provider, which brings the result another way.
+    _settle(callback, ProviderCallback.State.PARKED, f"parked after {callback.attempts} attempts: {error}", body="")
+    logger.error("provider callback %s parked after %s attempts", callback.pk, callback.attempts)
+
+
 def callbacks_reprocess(*, limit: int = 50) -> int:
-    """Retry callbacks that were stored but not applied (crash, failure)."""
-    cutoff = timezone.now() - REPROCESS_AFTER
+    """Retry callbacks that were stored but not applied (crash, failure); park
+    those that have used up their attempts."""
+    now = timezone.now()
+    parked = ProviderCallback.objects.filter(
+        state__in=[ProviderCallback.State.FAILED, ProviderCallback.State.RECEIVED],
+        attempts__gte=settings.CALLBACK_MAX_ATTEMPTS,
+    ).update(state=ProviderCallback.State.PARKED, body="", processed_at=now, error="parked: attempts used up")
+    if parked:
+        logger.error("%s provider callbacks parked after %s attempts", parked, settings.CALLBACK_MAX_ATTEMPTS)
     pending = ProviderCallback.objects.filter(
         state__in=[ProviderCallback.State.FAILED, ProviderCallback.State.RECEIVED],
-        received_at__lte=cutoff,
-        attempts__lt=MAX_ATTEMPTS,
+        received_at__lte=now - REPROCESS_AFTER,
+        attempts__lt=settings.CALLBACK_MAX_ATTEMPTS,
     ).order_by("received_at")[:limit]
     done = 0
     for callback in pending:
@@ -120,3 +176,11 @@ def callbacks_reprocess(*, limit: int = 50) -> int:
             continue
         done += 1
     return done
+
+
+def callbacks_purge_refused(*, now=None) -> int:
+    """Delete refused callbacks older than CALLBACK_REFUSED_RETENTION (their bodies
+    are forged or broken; a week is enough to look into one)."""
+    cutoff = (now or timezone.now()) - settings.CALLBACK_REFUSED_RETENTION
+    deleted, _ = ProviderCallback.objects.filter(state=ProviderCallback.State.REJECTED, received_at__lt=cutoff).delete()
+    return deleted

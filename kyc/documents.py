@@ -1,5 +1,7 @@
 """Session images: private storage paths, expiring URLs for clients."""
 
+import logging
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
@@ -9,19 +11,30 @@ from django.urls import reverse
 
 from .models import KycSession, session_file_path
 
+logger = logging.getLogger(__name__)
+
 _SIGNING_SALT = "truestack.kyc.document"
+
+
+class DocumentStorageError(Exception):
+    """The images could not be written (disk full or unwritable, bucket down)."""
 
 
 def store_images(*, session: KycSession, images: dict[str, bytes]) -> dict[str, str]:
     """Write images under the client's private prefix; returns kind -> path.
-    Paths are deterministic, so a second writer overwrites the same file."""
+    Paths are deterministic, so a second writer overwrites the same file.
+    Raises DocumentStorageError (logged, no personal data) when storage fails."""
     paths = {}
     for kind in KycSession.DOCUMENT_KINDS:
         data = images.get(kind)
         if not data:
             continue
-        # Both storages overwrite (allow_overwrite / AWS_S3_FILE_OVERWRITE).
-        paths[kind] = default_storage.save(session_file_path(session, kind), ContentFile(data))
+        try:
+            # Both storages overwrite (allow_overwrite / AWS_S3_FILE_OVERWRITE).
+            paths[kind] = default_storage.save(session_file_path(session, kind), ContentFile(data))
+        except Exception as exc:
+            logger.error("document storage failed session=%s kind=%s error=%s", session.id, kind, type(exc).__name__)
+            raise DocumentStorageError(type(exc).__name__) from exc
     return paths
 
 

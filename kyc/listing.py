@@ -20,8 +20,9 @@ class SessionCursorPagination(ClientCursorPagination):
     """Sessions, newest first."""
 
 
-def sessions_for_listing(*, client, params) -> QuerySet:
-    queryset = KycSession.objects.filter(client=client).exclude(status=KycSession.Status.FAILED)
+def sessions_for_listing(*, client, is_test: bool, params) -> QuerySet:
+    """The client's sessions made in the calling key's environment (test or live)."""
+    queryset = KycSession.objects.filter(client=client, is_test=is_test).exclude(status=KycSession.Status.FAILED)
     status = params.get("status")
     if status:
         if status not in LISTED_STATUSES:

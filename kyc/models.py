@@ -170,10 +170,13 @@ class OpenSessionTally(models.Model):
     client = models.OneToOneField(
         "clients.Client", on_delete=models.CASCADE, primary_key=True, related_name="open_session_tally"
     )
+    # Live sessions (capped by the client's max_open_sessions) and test sessions
+    # (capped by MAX_OPEN_TEST_SESSIONS), counted apart.
     open_count = models.IntegerField(default=0)
+    open_test_count = models.IntegerField(default=0)
 
     def __str__(self):
-        return f"{self.client_id}: {self.open_count} open"
+        return f"{self.client_id}: {self.open_count} open, {self.open_test_count} open test"
 
 
 class ProviderCallback(models.Model):
@@ -184,6 +187,9 @@ class ProviderCallback(models.Model):
         PROCESSED = "processed", "Processed"
         REJECTED = "rejected", "Rejected"
         FAILED = "failed", "Failed (will retry)"
+        # Failed CALLBACK_MAX_ATTEMPTS times: no more retries, body dropped. The
+        # session is still polled at the provider.
+        PARKED = "parked", "Parked (attempts used up)"
 
     id = models.BigAutoField(primary_key=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)

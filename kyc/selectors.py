@@ -15,8 +15,10 @@ PENDING_RETRY_AFTER = timedelta(minutes=10)
 _IMAGE_PRESENT = Q(front_document__gt="") | Q(back_document__gt="") | Q(face_image__gt="") | Q(best_frame__gt="")
 
 
-def session_get_for_client(*, client, session_id: str) -> KycSession:
-    """The client's own session; another client's or a malformed id is 404."""
+def session_get_for_client(*, client, session_id: str, is_test: bool) -> KycSession:
+    """The client's own session made in the same environment as the calling key
+    (a test key sees test sessions only, a live key live ones); anything else,
+    or a malformed id, is 404."""
     try:
         pk = uuid.UUID(str(session_id))
     except ValueError:
@@ -25,7 +27,7 @@ def session_get_for_client(*, client, session_id: str) -> KycSession:
         return (
             KycSession.objects.exclude(status=KycSession.Status.FAILED)
             .defer("raw_result")  # provider debug data, never part of a client answer
-            .get(pk=pk, client=client)
+            .get(pk=pk, client=client, is_test=is_test)
         )
     except KycSession.DoesNotExist:
         raise NotFound("Session not found") from None

@@ -16,13 +16,14 @@ from django.utils import timezone
 
 from billing import services as billing
 from clients.models import ApiKey, Client
-from truestack.errors import ConcurrentSessionLimit, GatewayError
+from truestack.errors import ConcurrentSessionLimit, GatewayError, ProviderBusy
 from webhooks import services as webhooks
 from webhooks.models import Event
 
 from . import presenters
-from .documents import images_delete, store_images
+from .documents import DocumentStorageError, images_delete, store_images
 from .innovatif.client import InnovatifError, client_for
+from .innovatif.concurrency import provider_slot
 from .innovatif.mapping import DOCUMENT_TYPE_TO_PROVIDER, ProviderResult, parse_result
 from .models import KycSession, OpenSessionTally, ProviderCheck
 from .validation import provider_document_number
@@ -49,7 +50,10 @@ def ref_id_generate(*, client: Client) -> str:
     return (prefix + secrets.token_hex(4)[:random_length])[:32]
 
 
-def open_sessions_limit(client: Client) -> int:
+def open_sessions_limit(client: Client, *, is_test: bool = False) -> int:
+    """Live and test sessions have separate caps: sandbox traffic never blocks live creates."""
+    if is_test:
+        return settings.MAX_OPEN_TEST_SESSIONS
     return client.max_open_sessions if client.max_open_sessions is not None else settings.MAX_OPEN_SESSIONS
 
 
@@ -63,8 +67,9 @@ def _lock_tally(client: Client) -> OpenSessionTally:
     return tally
 
 
-def _tally_add(*, client_id, delta: int) -> None:
-    OpenSessionTally.objects.filter(client_id=client_id).update(open_count=F("open_count") + delta)
+def _tally_add(*, client_id, delta: int, is_test: bool) -> None:
+    column = "open_test_count" if is_test else "open_count"
+    OpenSessionTally.objects.filter(client_id=client_id).update(**{column: F(column) + delta})
 
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
@@ -73,19 +78,22 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     Everything that can be read before the lock is, to keep the lock short.
     Lock order everywhere: tally, then credit account."""
     hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
-    limit = open_sessions_limit(client)
+    is_test = api_key.is_test
+    limit = open_sessions_limit(client, is_test=is_test)
     now = timezone.now()
     with transaction.atomic():
         tally = _lock_tally(client)
+        open_count = tally.open_test_count if is_test else tally.open_count
         # The tally may include sessions already past expires_at; confirm before refusing.
-        if tally.open_count >= limit and (
-            KycSession.objects.filter(client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now)[
-                :limit
-            ].count()
+        if open_count >= limit and (
+            KycSession.objects.filter(
+                client=client, is_test=is_test, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
+            )[:limit].count()
             >= limit
         ):
+            kind = "test " if is_test else ""
             raise ConcurrentSessionLimit(
-                f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
+                f"Too many open {kind}sessions: the limit is {limit} pending or processing {kind}sessions per client",
                 headers={"Retry-After": "60"},
             )
         session = KycSession.objects.create(
@@ -97,7 +105,7 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             **data,
         )
         billing.hold_place(session=session, amount=hold_amount)
-        _tally_add(client_id=client.pk, delta=1)
+        _tally_add(client_id=client.pk, delta=1, is_test=is_test)
     return session
 
 
@@ -111,13 +119,20 @@ def _mark_failed(*, session: KycSession, error: str) -> None:
             status=KycSession.Status.FAILED, provider_error=error[:255], updated_at=timezone.now()
         )
         if updated:
-            _tally_add(client_id=session.client_id, delta=-1)
+            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
             billing.hold_release(session=session)
 
 
 def session_create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     """Create a session: row and hold first, then the provider transaction.
-    A provider failure leaves the row as `failed` (never billed) and raises 502."""
+    A provider failure leaves the row as `failed` (never billed) and raises 502.
+    When this process already has its cap of provider calls in flight, raises
+    ProviderBusy (503) before anything is written."""
+    with provider_slot(is_test=api_key.is_test):
+        return _create(client=client, api_key=api_key, data=data)
+
+
+def _create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     session = _reserve(client=client, api_key=api_key, data=data)
     provider = client_for(is_test=session.is_test)
     try:
@@ -256,7 +271,7 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
                 touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
         if session.is_final and changed:
-            _tally_add(client_id=session.client_id, delta=-1)
+            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
 
         if session.status == KycSession.Status.COMPLETED and changed:
             session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
@@ -305,14 +320,24 @@ def session_refresh(*, session: KycSession) -> RefreshOutcome:
     if session.is_final:
         return RefreshOutcome(session=session, refreshed=False, message="Session already finalized")
     try:
-        result = _fetch_provider_result(session, via="refresh")
+        with provider_slot(is_test=session.is_test):  # ProviderBusy (503) passes through
+            result = _fetch_provider_result(session, via="refresh")
+    except ProviderBusy:
+        raise
     except InnovatifError as exc:
         logger.warning("provider get-status failed session=%s code=%s", session.id, exc.code)
         return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
     except Exception:
         logger.exception("provider get-status crashed session=%s", session.id)
         return RefreshOutcome(session=session, refreshed=False, error="Failed to fetch status from provider")
-    session, _ = session_apply_provider_result(session=session, result=result, via="refresh")
+    try:
+        session, _ = session_apply_provider_result(session=session, result=result, via="refresh")
+    except DocumentStorageError:
+        # Nothing was applied: the session stays open and the next refresh, poll or
+        # callback retries with its images.
+        return RefreshOutcome(
+            session=session, refreshed=False, error="Could not store the session's documents; try again shortly"
+        )
     return RefreshOutcome(session=session, refreshed=True, raw=result.raw)
 
 
@@ -338,16 +363,24 @@ def sessions_poll_stale(*, limit: int | None = None) -> int:
         .order_by("last_provider_check_at", "created_at")[: limit or settings.KYC_POLL_BATCH_SIZE]
     )
     polled = 0
+    failures = 0
     for session in candidates:
-        if not _claim_for_check(session, now):
-            continue
+        # One session's unexpected failure must not cost the rest of the batch.
         try:
-            result = _fetch_provider_result(session, via="poll")
-        except InnovatifError as exc:
-            logger.warning("poll failed session=%s code=%s", session.id, exc.code)
-            continue
-        session_apply_provider_result(session=session, result=result, via="poll")
-        polled += 1
+            if not _claim_for_check(session, now):
+                continue
+            try:
+                result = _fetch_provider_result(session, via="poll")
+            except InnovatifError as exc:
+                logger.warning("poll failed session=%s code=%s", session.id, exc.code)
+                continue
+            session_apply_provider_result(session=session, result=result, via="poll")
+            polled += 1
+        except Exception as exc:  # noqa: BLE001 - logged by class only (no personal data), retried next run
+            failures += 1
+            logger.error("poll crashed session=%s error=%s", session.id, type(exc).__name__)
+    if failures:
+        logger.warning("poll: %s of the batch failed and will be retried", failures)
     ProviderCheck.objects.filter(checked_at__lt=now - PROVIDER_CHECKS_KEPT).delete()
     return polled
 
@@ -373,21 +406,31 @@ def sessions_expire_due(*, limit: int = 100) -> int:
     due = KycSession.objects.filter(status__in=KycSession.OPEN_STATUSES, expires_at__lte=now).order_by("expires_at")[
         :limit
     ]
+    failures = 0
     for session in due:
-        if session.provider_ref_id:
-            if not _claim_for_check(session, now):
-                continue
-            try:
-                result = _fetch_provider_result(session, via="expiry")
-            except InnovatifError as exc:
-                if now - session.expires_at < EXPIRY_GRACE:
-                    logger.warning("last check before expiry failed session=%s code=%s", session.id, exc.code)
-                    continue
-            else:
-                session, changed = session_apply_provider_result(session=session, result=result, via="expiry")
-                if session.is_final:
-                    expired += int(changed)
-                    continue
-        _, changed = session_expire(session=session)
-        expired += int(changed)
+        try:
+            expired += int(_session_expire_due(session=session, now=now))
+        except Exception as exc:  # noqa: BLE001 - one session's failure must not cost the rest of the batch
+            failures += 1
+            logger.error("expiry crashed session=%s error=%s", session.id, type(exc).__name__)
+    if failures:
+        logger.warning("expiry: %s of the batch failed and will be retried", failures)
     return expired
+
+
+def _session_expire_due(*, session: KycSession, now) -> bool:
+    if session.provider_ref_id:
+        if not _claim_for_check(session, now):
+            return False
+        try:
+            result = _fetch_provider_result(session, via="expiry")
+        except InnovatifError as exc:
+            if now - session.expires_at < EXPIRY_GRACE:
+                logger.warning("last check before expiry failed session=%s code=%s", session.id, exc.code)
+                return False
+        else:
+            session, changed = session_apply_provider_result(session=session, result=result, via="expiry")
+            if session.is_final:
+                return changed
+    _, changed = session_expire(session=session)
+    return changed

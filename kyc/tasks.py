@@ -29,6 +29,11 @@ def reprocess_callbacks() -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def purge_refused_callbacks() -> int:
+    return callbacks.callbacks_purge_refused()
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def purge_idempotency_records() -> int:
     return idempotency_records_purge()
 

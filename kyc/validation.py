@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from truestack import outbound
 from truestack.errors import BadRequest
 from truestack.formats import without_separators
 
@@ -136,6 +137,12 @@ def validate_session_create(data) -> dict:
         raise BadRequest("metadata must be a JSON object")
     if len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
         raise BadRequest(f"metadata must be at most {MAX_METADATA_BYTES} bytes when serialized")
+
+    # Last: the only check that may wait on DNS (cached). Refused now rather than at
+    # delivery, when the session would already be billed with nobody to notify.
+    refusal = outbound.target_refusal(webhook_url)
+    if refusal:
+        raise BadRequest(f"webhook_url is not allowed: {refusal}; webhooks are only sent to public internet addresses")
 
     return {
         "document_name": name,

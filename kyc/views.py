@@ -5,6 +5,7 @@ import mimetypes
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,19 +13,43 @@ from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .callbacks import CallbackRefused, callback_process, callback_record
+from .callbacks import CallbackRefused, callback_process, callback_record, callback_source_check
 from .documents import image_response, path_from_token, uses_presigned_urls
 from .models import KycSession
+
+
+def _source_address(request) -> str | None:
+    """The caller's address: REMOTE_ADDR, or the rightmost entry of the header a
+    trusted proxy sets (INNOVATIF_CALLBACK_CLIENT_IP_HEADER) when configured."""
+    header = settings.INNOVATIF_CALLBACK_CLIENT_IP_HEADER
+    if header:
+        forwarded = [part.strip() for part in request.META.get(header, "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return request.META.get("REMOTE_ADDR")
+
+
+def _refused(exc: CallbackRefused) -> JsonResponse:
+    response = JsonResponse({"success": False, "message": exc.reason}, status=exc.status_code)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 @csrf_exempt
 @require_POST
 def innovatif_callback(request):
-    callback = callback_record(body=request.body, remote_addr=request.META.get("REMOTE_ADDR"))
+    # Size was checked before the body was read (truestack/middleware.py).
+    source = _source_address(request)
+    try:
+        callback_source_check(source=source)
+    except CallbackRefused as exc:
+        return _refused(exc)
+    callback = callback_record(body=request.body, remote_addr=source)
     try:
         callback_process(callback=callback)
     except CallbackRefused as exc:
-        return JsonResponse({"success": False, "message": exc.reason}, status=exc.status_code)
+        return _refused(exc)
     except Exception:  # noqa: BLE001 - stored durably; the reprocess job retries it
         # Tell the provider it was received.
         return JsonResponse({"success": True, "message": "Received"}, status=202)

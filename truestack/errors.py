@@ -44,6 +44,13 @@ class GatewayError(ApplicationError):
     code = "GATEWAY_ERROR"
 
 
+class ProviderBusy(ApplicationError):
+    """Every provider-call slot of this process is taken (truestack/bulkhead.py)."""
+
+    status_code = 503
+    code = "PROVIDER_BUSY"
+
+
 class InsufficientCredits(ApplicationError):
     status_code = 402
     code = "INSUFFICIENT_CREDITS"
@@ -109,6 +116,7 @@ _CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
     500: "SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 

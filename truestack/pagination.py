@@ -20,9 +20,19 @@ class ClientCursorPagination(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except Exception:  # noqa: BLE001 - any undecodable cursor is the client's error
             raise BadRequest("cursor is invalid or expired") from None
+        # The position is compared with `created_at` in SQL: a crafted cursor must not
+        # reach the database with a value that is not a date-time.
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(cursor.position)
+            except ValueError:
+                position = None
+            if position is None:
+                raise BadRequest("cursor is invalid or expired")
+        return cursor
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)

@@ -8,10 +8,16 @@ read-modify-write race between processes.
 The throttle records (limit, remaining, reset) on the Django request;
 `RateLimitHeadersMiddleware` copies them onto the answer as X-RateLimit-*.
 Unauthenticated requests are refused (401) before throttles run and never
-count against a client."""
+count against a client.
+
+While Redis is unreachable the window is counted in each process instead (see
+`_count_locally`): still enforced, at most limit x processes overall, and the
+API stays available. The same counter limits provider callbacks per source
+address (`source_rate_limit_hit`)."""
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -53,10 +59,52 @@ def client_rate_limit(client) -> int:
     return own if own is not None else settings.API_RATE_LIMIT_PER_MINUTE
 
 
+# While the shared cache (Redis) is unreachable, requests are counted in this
+# process instead: limits stay enforced per process (so at most limit x processes
+# overall) rather than not at all, and the API stays up. A warning is logged at
+# most once a minute.
+_local_counts: dict[str, tuple[float, int]] = {}
+_local_lock = threading.Lock()
+_last_fallback_warning = [0.0]
+FALLBACK_WARNING_EVERY_SECONDS = 60.0
+
+
+def _count_locally(key: str, ttl: int) -> int:
+    now = time.monotonic()
+    with _local_lock:
+        if now - _last_fallback_warning[0] >= FALLBACK_WARNING_EVERY_SECONDS:
+            _last_fallback_warning[0] = now
+            logger.warning("rate limit cache unavailable: counting in this process until it is back")
+        if len(_local_counts) > 10_000:
+            for stale in [k for k, (expires, _) in _local_counts.items() if expires <= now]:
+                del _local_counts[stale]
+        expires, count = _local_counts.get(key, (now + ttl, 0))
+        if expires <= now:
+            expires, count = now + ttl, 0
+        _local_counts[key] = (expires, count + 1)
+        return count + 1
+
+
+# After a failure the shared counter is not tried again for a few seconds, so an
+# unreachable Redis costs one timeout per process every few seconds, not one per request.
+SHARED_RETRY_AFTER_SECONDS = 5.0
+_shared_down_until = [0.0]
+
+
 def _count(key: str) -> int:
     """Increment the window counter atomically and return the new count."""
-    backend = caches["default"]
     ttl = WINDOW_SECONDS + 5
+    if time.monotonic() < _shared_down_until[0]:
+        return _count_locally(key, ttl)
+    try:
+        return _count_shared(key, ttl)
+    except Exception:  # noqa: BLE001 - the cache is down: a local count beats no limit
+        _shared_down_until[0] = time.monotonic() + SHARED_RETRY_AFTER_SECONDS
+        return _count_locally(key, ttl)
+
+
+def _count_shared(key: str, ttl: int) -> int:
+    backend = caches["default"]
     if isinstance(backend, RedisCache):
         # One round trip: SET NX (start the window with its expiry) then INCR.
         full_key = backend.make_and_validate_key(key)
@@ -102,6 +150,15 @@ def rate_limit_enforce(*, client_id, scope: str, limit: int, what: str) -> None:
         )
 
 
+def source_rate_limit_hit(*, prefix: str, source: str, limit: int, now: float | None = None) -> tuple[bool, int]:
+    """Count one request from `source` (an address) under `prefix`.
+    Returns (allowed, retry_after_seconds)."""
+    now = clock() if now is None else now
+    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+    count = _count(f"ratelimit:{prefix}:{source}:{window_start}")
+    return count <= limit, max(1, math.ceil(window_start + WINDOW_SECONDS - now))
+
+
 class ClientRateThrottle(BaseThrottle):
     """DRF throttle for authenticated API clients (request.user is a Client)."""
 
@@ -114,8 +171,8 @@ class ClientRateThrottle(BaseThrottle):
         try:
             allowed, state, retry_after = rate_limit_hit(client_id=client_id, limit=limit)
         except Exception:
-            # A fairness tool, not a money limit: when the cache is down, serve.
-            logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
+            # Last resort (a Redis outage is handled inside _count): never fail a request over it.
+            logger.warning("rate limit unavailable; request allowed", exc_info=True)
             return True
         request._request.rate_limit = state
         if not allowed:

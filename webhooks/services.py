@@ -38,9 +38,11 @@ from .selectors import events_for_client, events_with_status, hour_key, status_f
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = (Delivery.State.PENDING, Delivery.State.RETRYING)
-# Extra lease time beyond the connect + read timeouts (reading the excerpt,
-# recording the result).
+# Extra lease time beyond the attempt's deadline (signing, recording the result),
+# so a lease never lapses while its attempt is still running.
 LEASE_MARGIN_SECONDS = 5.0
+# Time for sending the body and reading the answer's excerpt, on top of the timeouts.
+EXCHANGE_MARGIN_SECONDS = 2.0
 # Retry delays grow 4x per failed attempt (30 s, 2 min, 8 min, 32 min, ~2 h, then
 # the cap): with the default base/cap/attempts that is 10 attempts over ~27 h.
 BACKOFF_FACTOR = 4
@@ -78,8 +80,15 @@ def retry_schedule() -> list[float]:
     return offsets
 
 
+def attempt_deadline() -> float:
+    """Wall-clock bound on one attempt: WEBHOOK_ATTEMPT_DEADLINE_SECONDS, and never more
+    than one well-behaved exchange takes under the timeouts (connect + read + 2 s)."""
+    exchange = float(settings.WEBHOOK_CONNECT_TIMEOUT) + float(settings.WEBHOOK_READ_TIMEOUT) + EXCHANGE_MARGIN_SECONDS
+    return min(float(settings.WEBHOOK_ATTEMPT_DEADLINE_SECONDS), exchange)
+
+
 def lease_seconds() -> float:
-    return float(settings.WEBHOOK_CONNECT_TIMEOUT) + float(settings.WEBHOOK_READ_TIMEOUT) + LEASE_MARGIN_SECONDS
+    return attempt_deadline() + LEASE_MARGIN_SECONDS
 
 
 def _enqueue(delivery_id) -> None:
@@ -150,21 +159,47 @@ def delivery_resend(*, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | None:
-    """Take the lease with one conditional UPDATE; None when not ours to send."""
+def _lock_client_deliveries(client_id) -> None:
+    """Serialize claims of one client's deliveries until the end of the transaction,
+    so the in-flight count below is exact across workers. (SQLite: every write
+    transaction is already serialized.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CLIENT_CLAIM_LOCK, str(client_id)])
+
+
+# First key of the two-part advisory lock taken by _lock_client_deliveries.
+CLIENT_CLAIM_LOCK = 7_411_001
+
+
+def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
+    """Take the lease with one conditional UPDATE; None when not ours to send,
+    "deferred" when the client already has its cap of attempts in flight."""
+    client_id = Event.objects.filter(deliveries__pk=delivery_id).values_list("client_id", flat=True).first()
+    if client_id is None:
+        return None
     now = timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds())
     with transaction.atomic():
-        claimed = (
-            Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES, next_attempt_at__lte=now)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .update(
-                locked_until=lease_until,
-                enqueued_at=None,
-                attempt_count=F("attempt_count") + 1,
-                last_attempt_at=now,
-                updated_at=now,
-            )
+        claimable = Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES, next_attempt_at__lte=now).filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        )
+        _lock_client_deliveries(client_id)
+        in_flight = Delivery.objects.filter(
+            event__client_id=client_id, state__in=OPEN_STATES, locked_until__gte=now
+        ).count()
+        if in_flight >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT:
+            # Put back, not failed and not counted: a slow receiver must not use up
+            # another of the same client's deliveries' attempts either.
+            later = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
+            deferred = claimable.update(next_attempt_at=later, enqueued_at=None, updated_at=now)
+            return "deferred" if deferred else None
+        claimed = claimable.update(
+            locked_until=lease_until,
+            enqueued_at=None,
+            attempt_count=F("attempt_count") + 1,
+            last_attempt_at=now,
+            updated_at=now,
         )
         if not claimed:
             return None
@@ -194,7 +229,7 @@ def _send(*, delivery: Delivery) -> outbound.OutboundResult:
     except Exception:
         logger.exception("webhook delivery %s: could not sign", delivery.pk)
         return outbound.OutboundResult(error="internal: could not sign the request")
-    return outbound.post(delivery.url, body=bytes(event.body), headers=headers)
+    return outbound.post(delivery.url, body=bytes(event.body), headers=headers, deadline=attempt_deadline())
 
 
 def _error_text(result: outbound.OutboundResult) -> str:
@@ -213,6 +248,8 @@ def delivery_attempt(*, delivery_id) -> str:
     claim = _claim(delivery_id=delivery_id)
     if claim is None:
         return "skipped"
+    if isinstance(claim, str):
+        return claim
     delivery, attempt, lease_until = claim
 
     try:

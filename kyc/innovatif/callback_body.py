@@ -8,8 +8,9 @@ the get-status shape plus ``ref_id`` (prefixed), ``onboarding_id``,
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass
+
+from truestack.formats import JsonTooDeep, json_loads_bounded
 
 from .credentials import Credentials, credentials_for_api_key
 from .crypto import EnvelopeError, open_envelope
@@ -32,11 +33,27 @@ class VerifiedCallback:
     body: dict
 
 
+# Real callbacks nest a few levels; anything deeper is refused before it is parsed.
+MAX_JSON_DEPTH = 32
+
+
 def parse_callback(raw_body: bytes, *, allow_plaintext: bool) -> VerifiedCallback:
     """Decrypt and verify a callback body; raise ``CallbackBodyInvalid`` with a short
-    reason (never containing decrypted data) when it cannot be trusted."""
+    reason (never containing decrypted data) when it cannot be trusted. Any body,
+    however malformed, ends here or in a VerifiedCallback: never another exception."""
     try:
-        envelope = json.loads(raw_body)
+        return _parse(raw_body, allow_plaintext=allow_plaintext)
+    except CallbackBodyInvalid:
+        raise
+    except Exception as exc:  # noqa: BLE001 - hostile input must be a refusal, not a crash
+        raise CallbackBodyInvalid(f"body is malformed ({type(exc).__name__})") from None
+
+
+def _parse(raw_body: bytes, *, allow_plaintext: bool) -> VerifiedCallback:
+    try:
+        envelope = json_loads_bounded(raw_body, max_depth=MAX_JSON_DEPTH)
+    except JsonTooDeep:
+        raise CallbackBodyInvalid("body is nested too deeply") from None
     except (ValueError, TypeError):
         raise CallbackBodyInvalid("body is not JSON") from None
     if not isinstance(envelope, dict):

@@ -19,11 +19,15 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from truestack.formats import json_loads_bounded
+
 if TYPE_CHECKING:
     from .credentials import Credentials
 
 REQUEST_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 PROVIDER_TIME_ZONE = ZoneInfo("Asia/Kuala_Lumpur")
+# Provider payloads nest a few levels; deeper ones are refused, never parsed.
+MAX_JSON_DEPTH = 32
 
 
 class EnvelopeError(ValueError):
@@ -99,7 +103,7 @@ def open_envelope(body: dict, credentials: Credentials) -> dict:
         raise EnvelopeError("envelope has no data string")
     plain = decrypt(body["data"], api_key=credentials.api_key, ciphertext=credentials.ciphertext)
     try:
-        payload = json.loads(plain)
+        payload = json_loads_bounded(plain, max_depth=MAX_JSON_DEPTH)
     except ValueError as exc:
         raise EnvelopeError("decrypted data is not JSON") from exc
     if not isinstance(payload, dict):

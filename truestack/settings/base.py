@@ -7,6 +7,7 @@ from typing import Any
 
 import environ
 from celery.schedules import schedule
+from csp.constants import NONCE
 
 from truestack.schedules import KualaLumpurCrontab
 
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -61,11 +64,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "truestack.middleware.EndUserLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "truestack.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "truestack.middleware.PortalTimeZoneMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "truestack.urls"
@@ -91,9 +97,9 @@ TEMPLATES = [
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # Off by default: a health check costs a `SELECT 1` round trip on every request.
-    # Django already drops a connection after an error.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+    # A reused connection is checked (one `SELECT 1`, only at its first use in a request
+    # or task) so a database failover or restart costs no failed request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 else:
     DATABASES = {
         "default": {
@@ -110,10 +116,54 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that is down or unreachable must cost a request little time.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     # Embedded default: one web process (threads), so an in-process cache is shared.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Staff sign-in (admin) -------------------------------------------------------
+# django-axes counts failed sign-ins: AXES_FAILURE_LIMIT failures for one username
+# from one address lock that pair out for AXES_COOLOFF_TIME; a success resets it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Staff sessions: 8 hours (a working day), not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+# HSTS (seconds; production turns it on) and the Content-Security-Policy. Pages with
+# inline <style>/<script> mark them with the per-request nonce ({{ request.csp_nonce }}).
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+STRICT_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # Style attributes (the admin's and the portal's charts) cannot run script;
+        # <style> and <script> elements still need the nonce.
+        "style-src-attr": ["'unsafe-inline'"],
+    }
+}
+# None sends no header (development); production settings send the strict policy.
+CONTENT_SECURITY_POLICY = None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -199,8 +249,10 @@ REST_FRAMEWORK = {
 }
 # Largest accepted request body under /api/ (bytes); bigger answers 413.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
-# Inbound provider callbacks carry base64 images in detail mode.
-PROVIDER_CALLBACK_MAX_BODY_BYTES = env.int("PROVIDER_CALLBACK_MAX_BODY_BYTES", default=25 * 1024 * 1024)
+# Inbound provider callbacks carry base64 images in detail mode (the sandbox's are
+# ~120 KB; a real one with four phone-camera images stays well under 4 MiB). Checked
+# against Content-Length before the body is read; bigger answers 413.
+PROVIDER_CALLBACK_MAX_BODY_BYTES = env.int("PROVIDER_CALLBACK_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PROVIDER_CALLBACK_MAX_BODY_BYTES
 
 SPECTACULAR_SETTINGS = {
@@ -240,6 +292,8 @@ SPECTACULAR_SETTINGS = {
 # --- Client API limits --------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60)
 MAX_OPEN_SESSIONS = env.int("MAX_OPEN_SESSIONS", default=100)
+# Open (pending/processing) sessions per client made with ts_test_ keys; apart from the live cap.
+MAX_OPEN_TEST_SESSIONS = env.int("MAX_OPEN_TEST_SESSIONS", default=20)
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 SESSION_TTL = timedelta(hours=24)
 
@@ -256,6 +310,22 @@ INNOVATIF_CONNECT_TIMEOUT = env.float("INNOVATIF_CONNECT_TIMEOUT", default=5.0)
 INNOVATIF_READ_TIMEOUT = env.float("INNOVATIF_READ_TIMEOUT", default=20.0)
 # Accept unencrypted callback bodies (development against the sandbox only).
 INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS = env.bool("INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS", default=False)
+# Provider callback endpoint: source addresses allowed to call it (CIDRs, comma
+# separated; empty allows any), the request header holding the caller's address when
+# a trusted proxy sets it (e.g. HTTP_X_FORWARDED_FOR, rightmost entry used; empty
+# means REMOTE_ADDR), and callbacks per minute per source address (0 = no limit).
+INNOVATIF_CALLBACK_ALLOWED_IPS = env.list("INNOVATIF_CALLBACK_ALLOWED_IPS", default=[])
+INNOVATIF_CALLBACK_CLIENT_IP_HEADER = env("INNOVATIF_CALLBACK_CLIENT_IP_HEADER", default="")
+INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE = env.int("INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE", default=600)
+# A stored callback that fails to apply is retried this many times, then parked.
+CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=5)
+# Refused callbacks (forged, broken) are deleted after this long.
+CALLBACK_REFUSED_RETENTION = timedelta(days=env.int("CALLBACK_REFUSED_RETENTION_DAYS", default=7))
+# Provider calls in flight at once per web process (create, refresh); a request that
+# finds them all busy waits up to PROVIDER_CALL_WAIT_SECONDS, then answers 503
+# PROVIDER_BUSY with Retry-After, so a slow provider cannot take every web thread.
+PROVIDER_MAX_CONCURRENT_CALLS = env.int("PROVIDER_MAX_CONCURRENT_CALLS", default=4)
+PROVIDER_CALL_WAIT_SECONDS = env.float("PROVIDER_CALL_WAIT_SECONDS", default=0.05)
 # Sessions with no callback for this long are polled at the provider.
 KYC_POLL_AFTER = timedelta(seconds=env.int("KYC_POLL_AFTER_SECONDS", default=300))
 KYC_POLL_BATCH_SIZE = env.int("KYC_POLL_BATCH_SIZE", default=20)
@@ -295,6 +365,15 @@ WEBHOOK_SECRET_OVERLAP = timedelta(hours=env.int("WEBHOOK_SECRET_OVERLAP_HOURS",
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Wall-clock bound on a whole attempt (connect, send, answer): a receiver that drips
+# its answer cannot hold a delivery thread longer (nor longer than connect + read
+# timeout + 2 s). The lease is this plus a margin.
+WEBHOOK_ATTEMPT_DEADLINE_SECONDS = env.float("WEBHOOK_ATTEMPT_DEADLINE_SECONDS", default=15.0)
+# Attempts in flight at once per client, across every worker: one client's slow
+# endpoint can hold at most this many delivery slots. A delivery over the cap waits
+# WEBHOOK_CLIENT_BUSY_DELAY_SECONDS (no attempt is counted).
+WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT", default=4)
+WEBHOOK_CLIENT_BUSY_DELAY_SECONDS = env.float("WEBHOOK_CLIENT_BUSY_DELAY_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
@@ -379,6 +458,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": KualaLumpurCrontab(minute=0, hour=1),
     },
     "kyc-apply-retention": {"task": "kyc.tasks.apply_retention", "schedule": schedule(RETENTION_INTERVAL_SECONDS)},
+    "kyc-purge-refused-callbacks": {"task": "kyc.tasks.purge_refused_callbacks", "schedule": schedule(3600)},
     "webhooks-sweep-due-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": schedule(WEBHOOK_SWEEP_INTERVAL_SECONDS),

@@ -11,6 +11,12 @@ SANDBOX_ENABLED = True
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Sign-in throttling is off for tests that sign in with `client.login()` (no request
+# to count against); tests/hardening turns it on to test it.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
+# The sandbox provider runs inside the test server itself: its per-process limit on
+# provider calls would measure the test harness. tests/hardening sets it to test it.
+PROVIDER_MAX_CONCURRENT_CALLS = 64
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
