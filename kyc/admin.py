@@ -267,11 +267,13 @@ class KycSessionAdmin(SessionPrivacyAdminMixin, CsvExportAdminMixin, admin.Model
         except ValueError:
             raise Http404("No such session") from None
         session = self._session_or_404(request, object_id)
-        return TemplateResponse(
+        response = TemplateResponse(
             request,
             "admin/kyc/kycsession/review.html",
             {**self.admin_site.each_context(request), **self.review_context(request, session)},
         )
+        self.personal_data_page_viewed(request, session)
+        return response
 
     def get_object(self, request, object_id, from_field=None):
         try:

@@ -131,19 +131,17 @@ class SessionPrivacyAdminMixin:
         url = reverse("admin:kyc_kycsession_redact", args=[obj.pk])
         return format_html('<a class="button" href="{}">Redact…</a> (asks for a reason; recorded)', url)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
-        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-        if request.method == "GET" and response.status_code == 200 and can_view_personal_data(request.user):
-            session = KycSession.objects.filter(pk=object_id).first()
-            if session is not None and not session.is_redacted:
-                personal_data_access_record(
-                    user=request.user,
-                    what=PersonalDataAccess.What.ID_NUMBER,
-                    session=session,
-                    request=request,
-                    detail="session page",
-                )
-        return response
+    @staticmethod
+    def personal_data_page_viewed(request: HttpRequest, session: KycSession) -> None:
+        """Staff allowed to see personal data opened a session page: one access-log row."""
+        if can_view_personal_data(request.user) and not session.is_redacted:
+            personal_data_access_record(
+                user=request.user,
+                what=PersonalDataAccess.What.ID_NUMBER,
+                session=session,
+                request=request,
+                detail="session page",
+            )
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         wrap = self.admin_site.admin_view  # type: ignore[attr-defined]

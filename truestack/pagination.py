@@ -23,11 +23,11 @@ class ClientCursorPagination(CursorPagination):
             cursor = super().decode_cursor(request)
         except Exception:  # noqa: BLE001 - any undecodable cursor is the client's error
             raise BadRequest("cursor is invalid or expired") from None
-        # The position is compared with `created_at` in SQL: a crafted cursor must not
-        # reach the database with a value that is not a date-time.
+        # The position is compared with the ordering field (a date-time, or a date) in SQL:
+        # a crafted cursor must not reach the database with a value of another kind.
         if cursor is not None and cursor.position is not None:
             try:
-                position = parse_datetime(cursor.position)
+                position = parse_datetime(cursor.position) or parse_date(cursor.position)
             except ValueError:
                 position = None
             if position is None:
