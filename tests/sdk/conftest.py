@@ -47,11 +47,18 @@ class Sleeps(list):
 
 @pytest.fixture
 def make_sdk(live_sandbox):
+    made = []
+
     def _make(api_key, **kwargs):
         kwargs.setdefault("sleep", Sleeps())
-        return truestack_sdk.TrueStack(api_key, base_url=live_sandbox.url, **kwargs)
+        made.append(truestack_sdk.TrueStack(api_key, base_url=live_sandbox.url, **kwargs))
+        return made[-1]
 
-    return _make
+    yield _make
+    # Keep-alive connections would keep live-server threads (and their DB
+    # connections) around after the test.
+    for ts in made:
+        ts.close()
 
 
 @dataclass

@@ -39,7 +39,7 @@ def test_400_bad_input(make_sdk, test_key):
     assert caught.value.status == 400 and caught.value.code == "BAD_REQUEST"
     assert caught.value.message == "document_number must be a 12-digit MyKad number (dashes and spaces are allowed)"
     with pytest.raises(truestack_sdk.ValidationError) as caught:
-        list(truestack_sdk.TrueStack(test_key, base_url=ts.base_url).sessions.list(status="done"))
+        list(ts.sessions.list(status="done"))
     assert caught.value.message == "status must be one of pending, processing, completed, expired"
     assert ts.sleep == []
 

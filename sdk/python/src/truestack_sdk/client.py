@@ -89,6 +89,16 @@ class TrueStack:
         self.account = AccountApi(self)
         self.events = Events(self)
 
+    def close(self) -> None:
+        """Close pooled connections (the client can still be used afterwards)."""
+        self.http.close()
+
+    def __enter__(self) -> "TrueStack":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     # -- plumbing -----------------------------------------------------------------
 
     def _headers(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
