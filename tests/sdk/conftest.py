@@ -3,6 +3,7 @@ provider, sessions completed through the sandbox over HTTP, webhooks delivered b
 the real delivery task to a local receiver."""
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from clients.models import ApiKey
 from clients.services import client_webhook_secret
 from tests.innovatif.helpers import use_sandbox
+from truestack import ratelimit
 from tests.kyc.helpers import sandbox_complete
 from tests.webhooks.conftest import make_receiver, receiver  # noqa: F401
 from webhooks import tasks as webhook_tasks
@@ -59,6 +61,13 @@ def make_sdk(live_sandbox):
     # connections) around after the test.
     for ts in made:
         ts.close()
+
+
+@pytest.fixture
+def frozen_window(monkeypatch):
+    """A rate-limit window of its own (a year ahead), 30 s before its end: Retry-After is 30."""
+    start = (int(time.time()) // 60 + 60 * 24 * 365) * 60
+    monkeypatch.setattr(ratelimit, "clock", lambda: start + 30.0)
 
 
 @dataclass

@@ -1,8 +1,6 @@
 """Every error class of the Python library, provoked for real against a live TrueStack,
 and the retry policy seen from the outside (waits recorded by an injected sleep)."""
 
-import time
-
 import pytest
 
 import truestack_sdk
@@ -10,7 +8,6 @@ from clients.models import ApiKey
 from kyc import idempotency
 from kyc.idempotency import request_fingerprint
 from kyc.models import IdempotencyRecord, KycSession
-from truestack import ratelimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,13 +62,6 @@ def test_402_no_credits(make_sdk, acme, make_api_key):
     assert error.balance == 0
     assert error.available is None and error.required is None  # not sent by this server
     assert ts.sleep == []  # a 402 is not retried
-
-
-@pytest.fixture
-def frozen_window(monkeypatch):
-    """A rate-limit window of its own, 30 s before its end (Retry-After 30)."""
-    start = (int(time.time()) // 60 + 60 * 24 * 365) * 60
-    monkeypatch.setattr(ratelimit, "clock", lambda: start + 30.0)
 
 
 def test_429_rate_limited_waits_retry_after_then_raises(make_sdk, test_key, settings, frozen_window):
