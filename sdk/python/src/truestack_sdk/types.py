@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, TypedDict
 
 
-class SessionCreateRequest(TypedDict, total=False):
+class _SessionCreateRequired(TypedDict):
     document_name: str
     document_number: str
     webhook_url: str
+
+
+class SessionCreateRequest(_SessionCreateRequired, total=False):
     document_type: str
     platform: str
     redirect_url: str
