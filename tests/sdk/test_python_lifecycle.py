@@ -104,26 +104,3 @@ def test_each_create_call_gets_its_own_key_and_a_given_key_is_used(make_sdk, tes
     again = ts.sessions.create(**BODY, idempotency_key="order-8841-kyc")
     assert mine == again
     assert KycSession.objects.count() == 3
-
-
-def test_examples_create_a_session(make_sdk, test_key, live_sandbox):
-    """sdk/python/examples/create_session.py, run as a program against the live server."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from .conftest import REPO
-
-    env = dict(os.environ, TRUESTACK_BASE_URL=live_sandbox.url, TRUESTACK_API_KEY=test_key)
-    env["PYTHONPATH"] = str(REPO / "sdk" / "python" / "src")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "sdk" / "python" / "examples" / "create_session.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    created = json.loads(result.stdout)
-    assert KycSession.objects.filter(pk=created["id"]).exists()
