@@ -1,6 +1,6 @@
 """The client contract's Python example, runnable:
 
-    TRUESTACK_API_KEY=ts_test_... TRUESTACK_BASE_URL=http://localhost:3001 python examples/seed/create_session.py
+TRUESTACK_API_KEY=ts_test_... TRUESTACK_BASE_URL=http://localhost:3001 python examples/seed/create_session.py
 """
 
 import json
