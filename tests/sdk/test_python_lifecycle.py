@@ -104,3 +104,40 @@ def test_each_create_call_gets_its_own_key_and_a_given_key_is_used(make_sdk, tes
     again = ts.sessions.create(**BODY, idempotency_key="order-8841-kyc")
     assert mine == again
     assert KycSession.objects.count() == 3
+
+
+class Recording(HTTPAdapter):
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        self.sent.append((request.url, request.headers.get("Authorization"), response.status_code))
+        return response
+
+
+def test_document_redirect_is_followed_without_the_api_key(make_sdk, test_key, monkeypatch):
+    """With presigned URLs (S3) the document endpoint answers 302; here the server's
+    own signed-link endpoint stands in for the bucket."""
+    from kyc import apis
+
+    monkeypatch.setattr(apis, "uses_presigned_urls", lambda: True)
+    http = requests.Session()
+    recording = Recording()
+    http.mount("http://", recording)
+    ts = make_sdk(test_key, session=http)
+    created = ts.sessions.create(**BODY)
+    sandbox_complete(created["onboarding_url"], outcome="approved")
+
+    data = ts.documents.download(created["id"], "face_image")
+
+    document_call, image_call = recording.sent[-2:]
+    assert document_call[0].endswith(f"/api/v1/kyc/sessions/{created['id']}/documents/face_image")
+    assert document_call[1] == f"Bearer {test_key}" and document_call[2] == 302
+    assert "/files/" in image_call[0] and image_call[2] == 200
+    assert image_call[1] is None  # the key never goes to the storage URL
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(KycSession.objects.get(pk=created["id"]).face_image, "rb") as handle:
+        assert handle.read() == data

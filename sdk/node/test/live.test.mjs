@@ -69,6 +69,29 @@ test("lifecycle: create, complete in the sandbox, get, refresh, list, documents"
   for (const data of Object.values(images)) assert.deepEqual([...data.slice(0, 3)], [0xff, 0xd8, 0xff]);
 });
 
+test("a document redirect is followed without the API key", { skip }, async () => {
+  const seen = [];
+  const recording = async (url, init) => {
+    const response = await fetch(url, init);
+    seen.push([url, init.headers?.Authorization ?? null, response.status]);
+    return response;
+  };
+  const { ts } = make(env.TRUESTACK_API_KEY, { fetch: recording });
+  const created = await ts.sessions.create(BODY);
+  await fetch(`${created.onboarding_url}/complete`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ outcome: "approved" }),
+  });
+  const data = await ts.documents.download(created.id, "face_image");
+  const [documentCall, imageCall] = seen.slice(-2);
+  assert.ok(documentCall[0].endsWith(`/api/v1/kyc/sessions/${created.id}/documents/face_image`));
+  assert.deepEqual(documentCall.slice(1), [`Bearer ${env.TRUESTACK_API_KEY}`, 302]);
+  assert.ok(imageCall[0].includes("/files/"));
+  assert.deepEqual(imageCall.slice(1), [null, 200]); // the key never goes to the storage URL
+  assert.deepEqual([...data.slice(0, 3)], [0xff, 0xd8, 0xff]);
+});
+
 test("paging goes through every page", { skip }, async () => {
   const { ts } = make();
   const ids = [];
