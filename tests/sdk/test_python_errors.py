@@ -1,6 +1,8 @@
 """Every error class of the Python library, provoked for real against a live TrueStack,
 and the retry policy seen from the outside (waits recorded by an injected sleep)."""
 
+import time
+
 import pytest
 
 import truestack_sdk
@@ -145,3 +147,31 @@ def test_refresh_is_not_retried(make_sdk, test_key, settings, frozen_window):
     with pytest.raises(truestack_sdk.RateLimited):
         ts.sessions.refresh(created["id"])
     assert ts.sleep == []
+
+
+@pytest.mark.postgres
+def test_409_while_the_first_create_is_really_still_running(make_sdk, test_key, settings, monkeypatch):
+    """Two concurrent creates with one key: the provider answers the first slowly, the
+    second gets 409; once the first is done the same key replays its answer."""
+    import threading
+
+    settings.SANDBOX_LATENCY_MS = 1500
+    monkeypatch.setattr(idempotency, "WAIT_FOR_FIRST_SECONDS", 0.2)
+    first, second = make_sdk(test_key, max_retries=0), make_sdk(test_key, max_retries=0)
+    outcome = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(created=first.sessions.create(**BODY, idempotency_key="order-3"))
+    )
+    thread.start()
+    try:
+        for _ in range(200):
+            if IdempotencyRecord.objects.filter(key="order-3").exists():
+                break
+            time.sleep(0.01)
+        with pytest.raises(truestack_sdk.IdempotencyError) as caught:
+            second.sessions.create(**BODY, idempotency_key="order-3")
+        assert (caught.value.status, caught.value.code) == (409, "IDEMPOTENCY_REQUEST_IN_PROGRESS")
+    finally:
+        thread.join(timeout=30)
+    assert second.sessions.create(**BODY, idempotency_key="order-3") == outcome["created"]
+    assert KycSession.objects.count() == 1
