@@ -291,7 +291,10 @@ class Documents:
         hops = 0
         while response.is_redirect and hops < 5:
             location = urljoin(response.url, response.headers["Location"])
-            response = self._client.http.get(location, timeout=self._client.timeout, allow_redirects=False)
+            try:
+                response = self._client.http.get(location, timeout=self._client.timeout, allow_redirects=False)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise NetworkError(f"image download failed: {type(exc).__name__}", code="NETWORK_ERROR") from exc
             hops += 1
         if response.status_code >= 400:
             raise TrueStackError(
