@@ -118,26 +118,31 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def php_receiver(acme, test_key, tmp_path):
-    """examples/php/verify_webhook.php served by `php -S` as a webhook receiver."""
-    php = php_or_skip()
+def start_receiver(acme, test_key, tmp_path):
+    """Starts a receiver example (command with {port}) with the keys in its environment;
+    returns its URL. Stopped after the test."""
     from clients.services import client_webhook_secret
 
-    servers = []
+    processes = []
 
-    def start(*, secret):
+    def start(command, *, secret=None, **extra_env):
         port = free_port()
-        log = tmp_path / f"received-{port}.jsonl"
         env = dict(
-            os.environ, TRUESTACK_API_KEY=test_key, TRUESTACK_WEBHOOK_SECRET=secret, TRUESTACK_WEBHOOK_LOG=str(log)
+            os.environ,
+            TRUESTACK_API_KEY=test_key,
+            TRUESTACK_WEBHOOK_SECRET=secret or client_webhook_secret(client=acme),
+            PYTHONPATH=str(REPO / "sdk" / "python" / "src"),
+            **extra_env,
         )
         process = subprocess.Popen(
-            [php, "-S", f"127.0.0.1:{port}", str(REPO / "examples" / "php" / "verify_webhook.php")],
+            [part.format(port=port) for part in command],
             env=env,
-            stdout=subprocess.DEVNULL,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        servers.append(process)
+        processes.append(process)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -145,11 +150,10 @@ def php_receiver(acme, test_key, tmp_path):
                 break
             except OSError:
                 time.sleep(0.05)
-        return f"http://127.0.0.1:{port}/hooks/kyc", log
+        return f"http://127.0.0.1:{port}/hooks/kyc", process
 
-    start.secret = client_webhook_secret(client=acme)
     yield start
-    for process in servers:
+    for process in processes:
         process.terminate()
         process.wait(timeout=10)
 
@@ -164,17 +168,51 @@ def deliver_to(make_sdk, test_key, url) -> Delivery:
     return delivery
 
 
-def test_php_receiver_accepts_a_real_delivery_and_refuses_a_wrong_secret(make_sdk, test_key, php_receiver):
-    url, log = php_receiver(secret=php_receiver.secret)
+WRONG_SECRET = "whsec_" + base64.b64encode(b"not the client's secret at all!!").decode()
+
+
+def test_php_receiver_accepts_a_real_delivery_and_refuses_a_wrong_secret(make_sdk, test_key, start_receiver, tmp_path):
+    php = php_or_skip()
+    command = [php, "-S", "127.0.0.1:{port}", str(REPO / "examples" / "php" / "verify_webhook.php")]
+    log = tmp_path / "received.jsonl"
+    url, _ = start_receiver(command, TRUESTACK_WEBHOOK_LOG=str(log))
     delivery = deliver_to(make_sdk, test_key, url)
     assert delivery.state == Delivery.State.DELIVERED
     [line] = log.read_text().splitlines()
     assert json.loads(line) == {"id": str(delivery.event_id), "event": "kyc.session.completed"}
 
-    wrong_url, wrong_log = php_receiver(
-        secret="whsec_" + base64.b64encode(b"not the client's secret at all!!").decode()
-    )
+    wrong_log = tmp_path / "wrong.jsonl"
+    wrong_url, _ = start_receiver(command, secret=WRONG_SECRET, TRUESTACK_WEBHOOK_LOG=str(wrong_log))
     refused = deliver_to(make_sdk, test_key, wrong_url)
     assert refused.state != Delivery.State.DELIVERED
     assert refused.attempts.get().status_code == 400
     assert not wrong_log.exists()
+
+
+RECEIVER_EXAMPLES = [
+    pytest.param([sys.executable, "sdk/python/examples/webhook_receiver.py", "{port}"], id="python"),
+    pytest.param(["node", "sdk/node/examples/webhook_receiver.mjs", "{port}"], id="node"),
+]
+
+
+@pytest.mark.parametrize("command", RECEIVER_EXAMPLES)
+def test_library_receiver_examples_verify_real_deliveries(make_sdk, test_key, start_receiver, command):
+    if command[0] == "node":
+        if shutil.which("node") is None:
+            pytest.skip("node is not installed (Node 18 or later; CI has it)")
+        if not (REPO / "sdk" / "node" / "dist" / "index.js").exists():
+            if os.environ.get("CI"):
+                pytest.fail("sdk/node/dist is missing: .ci/run must run `npm ci` in sdk/node (it builds dist/)")
+            pytest.skip("sdk/node/dist is missing: run `npm ci` in sdk/node (needs the npm registry; CI does)")
+    url, process = start_receiver(command)
+    delivery = deliver_to(make_sdk, test_key, url)
+    assert delivery.state == Delivery.State.DELIVERED
+    assert delivery.attempts.get().status_code == 204
+
+    wrong_url, _ = start_receiver(command, secret=WRONG_SECRET)
+    refused = deliver_to(make_sdk, test_key, wrong_url)
+    assert refused.attempts.get().status_code == 400 and refused.state != Delivery.State.DELIVERED
+
+    process.terminate()
+    printed = process.communicate(timeout=10)[0]
+    assert f"kyc.session.completed {delivery.event.session_id} approved" in printed
