@@ -176,6 +176,8 @@ class TrueStack:
                     body = response.json()
                 except ValueError:
                     body = None
+                finally:
+                    response.close()  # back to the pool now, not when the error is collected
                 raise error_for(response.status_code, body, response.headers)
             response.close()
             self.sleep(delay)
