@@ -63,9 +63,11 @@ def month_to_date_subqueries(client_ref: str = "pk") -> dict:
 def account_summary(*, client) -> dict:
     """Balance, held and this month's usage in one query (zeros before any credit)."""
 
+    mtd = month_to_date_subqueries("client_id")
     row = (
         CreditAccount.objects.filter(client_id=getattr(client, "pk", client))
-        .annotate(**month_to_date_subqueries("client_id"))
+        # Named here (not **mtd) so the type checker knows the annotations values_list reads.
+        .annotate(billing_mtd_sessions=mtd["billing_mtd_sessions"], billing_mtd_credits=mtd["billing_mtd_credits"])
         .values_list("balance", "held", "billing_mtd_sessions", "billing_mtd_credits")
         .first()
     )

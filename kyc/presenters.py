@@ -5,6 +5,7 @@ the webhook body ready-made and only stores, signs and delivers it."""
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from truestack.formats import iso_utc as iso
 from truestack.formats import without_separators
@@ -150,7 +151,7 @@ def session_webhook_payload(*, session: KycSession, kind: str, event_id: uuid.UU
             "nationality": _blank_to_none(session.ocr_nationality),
             "date_of_birth": session.date_of_birth.isoformat() if session.date_of_birth else None,
         }
-    payload = {
+    payload: dict[str, Any] = {
         "id": str(event_id),
         "event": str(kind),
         "timestamp": iso(created_at),
