@@ -4,20 +4,20 @@ from django.http import HttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kyc.listing import SessionCursorPagination
 from truestack.errors import ApplicationError, NotFound
 from truestack.negotiation import IgnoreAcceptNegotiation
+from truestack.pagination import ClientCursorPagination
 
 from . import openapi, pdf, presenters, selectors, services, statements
 from .models import Invoice, Statement
 
 
-class StatementCursorPagination(SessionCursorPagination):
+class StatementCursorPagination(ClientCursorPagination):
     ordering = ("-month",)
     page_size = 12
 
 
-class InvoiceCursorPagination(SessionCursorPagination):
+class InvoiceCursorPagination(ClientCursorPagination):
     ordering = ("-created_at", "-id")
 
 
