@@ -467,14 +467,10 @@ def _pdf_download(document) -> HttpResponse:
 class MonthForm(forms.Form):
     month = forms.CharField(help_text="YYYY-MM, a month that is over (Asia/Kuala_Lumpur).")
     client = forms.ModelChoiceField(
-        queryset=None, required=False, help_text="Empty: every client with a credit account."
+        queryset=Client.objects.order_by("code"),
+        required=False,
+        help_text="Empty: every client with a credit account.",
     )
-
-    def __init__(self, *args, **kwargs):
-        from clients.models import Client
-
-        super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.order_by("code")
 
     def clean_month(self):
         try:
@@ -534,7 +530,7 @@ class StatementAdmin(FinanceDocumentAdmin):
     list_select_related = ["client"]
     search_fields = ["client__code", "client__name"]
     ordering = ["-month", "client__code"]
-    fields = [
+    fields = (
         "client",
         "month",
         "period_start",
@@ -553,7 +549,7 @@ class StatementAdmin(FinanceDocumentAdmin):
         "created_at",
         "created_by",
         "pdf_link",
-    ]
+    )
     readonly_fields = fields
     change_list_template = "admin/billing/statement/change_list.html"
 
@@ -615,7 +611,7 @@ class StatementAdmin(FinanceDocumentAdmin):
 
 class PaymentInline(admin.TabularInline):
     model = Payment
-    fields = ["paid_on", "amount", "method", "reference", "created_by", "created_at"]
+    fields = ("paid_on", "amount", "method", "reference", "created_by", "created_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -653,7 +649,7 @@ class InvoiceAdmin(FinanceDocumentAdmin):
     search_fields = ["number", "client__code", "client__name"]
     ordering = ["-created_at", "-id"]
     inlines = [PaymentInline]
-    fields = [
+    fields = (
         "number",
         "kind",
         "status",
@@ -676,7 +672,7 @@ class InvoiceAdmin(FinanceDocumentAdmin):
         "created_by",
         "created_at",
         "links",
-    ]
+    )
     readonly_fields = fields
     change_list_template = "admin/billing/invoice/change_list.html"
 

@@ -61,7 +61,8 @@ class StatementListApi(AccountApiView):
     @openapi.statement_list
     def get(self, request):
         paginator = StatementCursorPagination()
-        page = paginator.paginate_queryset(selectors.statements_for_client(client=request.user), request, view=self)
+        queryset = selectors.statements_for_client(client=request.user)
+        page = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response([presenters.statement(item) for item in page])
 
 
@@ -85,7 +86,8 @@ class InvoiceListApi(AccountApiView):
     @openapi.invoice_list
     def get(self, request):
         paginator = InvoiceCursorPagination()
-        page = paginator.paginate_queryset(selectors.invoices_for_client(client=request.user), request, view=self)
+        queryset = selectors.invoices_for_client(client=request.user)
+        page = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response([presenters.invoice(item) for item in page])
 
 

@@ -8,13 +8,13 @@ from rest_framework import serializers
 from truestack.schema import error_example, error_responses, rate_limit_headers
 
 TAG = "Account"
-_MONEY = {"help_text": "Ringgit with two decimals, as a string."}
+_MONEY_HELP = "Ringgit with two decimals, as a string."
 
 
 class NextSessionSerializer(serializers.Serializer):
     credits = serializers.IntegerField(help_text="What the next completed session would cost.")
     tier = serializers.CharField()
-    amount_rm = serializers.CharField(**_MONEY)
+    amount_rm = serializers.CharField(help_text=_MONEY_HELP)
 
     class Meta:
         ref_name = "NextSessionPrice"
@@ -34,7 +34,7 @@ class AccountSerializer(serializers.Serializer):
     available = serializers.IntegerField(help_text="balance - held: what new sessions can reserve.")
     overdraft = serializers.BooleanField(help_text="Post-paid: sessions are created whatever the balance.")
     credits_per_ringgit = serializers.IntegerField(help_text="10 credits = RM 1.")
-    balance_rm = serializers.CharField(**_MONEY)
+    balance_rm = serializers.CharField(help_text=_MONEY_HELP)
     month = serializers.CharField(help_text="The current billing month, YYYY-MM.")
     month_to_date = MonthToDateSerializer()
     next_session = NextSessionSerializer()
@@ -93,7 +93,7 @@ class StatementSerializer(serializers.Serializer):
     entries = StatementEntrySerializer(many=True, help_text="Every top-up, included credit, refund and adjustment.")
     usage = UsageSerializer()
     closing_balance = serializers.IntegerField(help_text="opening + credits added - usage credits.")
-    closing_balance_rm = serializers.CharField(**_MONEY)
+    closing_balance_rm = serializers.CharField(help_text=_MONEY_HELP)
     issued_at = serializers.DateTimeField()
     pdf_url = serializers.URLField()
 
@@ -113,7 +113,7 @@ class StatementListSerializer(serializers.Serializer):
 class InvoiceLineSerializer(serializers.Serializer):
     description = serializers.CharField()
     credits = serializers.IntegerField()
-    amount = serializers.CharField(**_MONEY)
+    amount = serializers.CharField(help_text=_MONEY_HELP)
 
     class Meta:
         ref_name = "InvoiceLine"
@@ -121,7 +121,7 @@ class InvoiceLineSerializer(serializers.Serializer):
 
 class PaymentSerializer(serializers.Serializer):
     paid_on = serializers.DateField()
-    amount = serializers.CharField(**_MONEY)
+    amount = serializers.CharField(help_text=_MONEY_HELP)
     method = serializers.ChoiceField(choices=["bank_transfer", "fpx", "card", "cheque", "cash", "other"])
     reference = serializers.CharField()
 
@@ -138,12 +138,12 @@ class InvoiceSerializer(serializers.Serializer):
     period_month = serializers.CharField(allow_null=True, help_text="Monthly invoices: the month billed.")
     credits = serializers.IntegerField()
     lines = InvoiceLineSerializer(many=True)
-    subtotal = serializers.CharField(**_MONEY)
+    subtotal = serializers.CharField(help_text=_MONEY_HELP)
     sst_rate = serializers.CharField(help_text="Percent, e.g. 8.00.")
-    sst_amount = serializers.CharField(**_MONEY)
-    total = serializers.CharField(**_MONEY)
-    amount_paid = serializers.CharField(**_MONEY)
-    outstanding = serializers.CharField(**_MONEY)
+    sst_amount = serializers.CharField(help_text=_MONEY_HELP)
+    total = serializers.CharField(help_text=_MONEY_HELP)
+    amount_paid = serializers.CharField(help_text=_MONEY_HELP)
+    outstanding = serializers.CharField(help_text=_MONEY_HELP)
     voids = serializers.CharField(allow_null=True, help_text="Credit notes: the invoice they void.")
     payments = PaymentSerializer(many=True)
     pdf_url = serializers.URLField()

@@ -19,7 +19,6 @@ from .money import credits_to_rm, format_rm
 logger = logging.getLogger(__name__)
 
 BRAND = (11, 83, 148)
-_NEXT_LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
 
 def _latin1(text) -> str:
@@ -49,16 +48,20 @@ class _Document(FPDF):
         self.cell(100, 8, "TrueStack")
         self.set_font("Helvetica", "B", 13)
         self.set_text_color(0, 0, 0)
-        self.cell(0, 8, _latin1(self.doc_title), align="R", **_NEXT_LINE)
+        self.cell(0, 8, _latin1(self.doc_title), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("Helvetica", "", 8)
         self.set_text_color(80, 80, 80)
         company = (
             f"{settings.BILLING_COMPANY_NAME}  |  Reg. No. {settings.BILLING_COMPANY_REGISTRATION_NUMBER}  |  "
             f"SST No. {settings.BILLING_COMPANY_SST_NUMBER}"
         )
-        self.cell(0, 4, _latin1(company), **_NEXT_LINE)
+        self.cell(0, 4, _latin1(company), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(
-            0, 4, _latin1(f"{settings.BILLING_COMPANY_ADDRESS}  |  {settings.BILLING_COMPANY_EMAIL}"), **_NEXT_LINE
+            0,
+            4,
+            _latin1(f"{settings.BILLING_COMPANY_ADDRESS}  |  {settings.BILLING_COMPANY_EMAIL}"),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
         )
         self.set_text_color(0, 0, 0)
         self.ln(4)
@@ -71,12 +74,12 @@ class _Document(FPDF):
 
     def line_text(self, text: str, *, bold: bool = False, size: int = 9, height: float = 5):
         self.set_font("Helvetica", "B" if bold else "", size)
-        self.multi_cell(0, height, _latin1(text), **_NEXT_LINE)
+        self.multi_cell(0, height, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def pair(self, label: str, value: str, *, bold: bool = False, width: float = 120):
         self.set_font("Helvetica", "B" if bold else "", 9)
         self.cell(width, 6, _latin1(label))
-        self.cell(0, 6, _latin1(value), align="R", **_NEXT_LINE)
+        self.cell(0, 6, _latin1(value), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def table(self, headings: list[str], widths: list[float], rows: list[list[str]], align: str):
         self.set_font("Helvetica", "B", 8)
@@ -155,7 +158,7 @@ def statement_render(statement: Statement) -> bytes:
     return doc.render()
 
 
-_TITLES = {
+_TITLES: dict[str, str] = {
     Invoice.Kind.TOPUP: "Tax Invoice",
     Invoice.Kind.MONTHLY: "Tax Invoice",
     Invoice.Kind.CREDIT_NOTE: "Credit Note",
@@ -171,7 +174,7 @@ def invoice_render(invoice: Invoice) -> bytes:
         doc.pair("Due date", invoice.due_date.strftime("%d %b %Y"))
     if invoice.period_month:
         doc.pair("Period", invoice.period_month.strftime("%B %Y"))
-    if invoice.original_id:
+    if invoice.original is not None:
         doc.pair("Voids invoice", invoice.original.number)
     if invoice.note:
         doc.line_text(f"Note: {invoice.note}")
@@ -202,14 +205,11 @@ def invoice_pdf_path(invoice: Invoice) -> str:
 
 def document_pdf(document: Statement | Invoice) -> bytes:
     """The stored PDF of a statement or invoice, rendered and stored on first use."""
-    if isinstance(document, Statement):
-        path, render = statement_pdf_path(document), statement_render
-    else:
-        path, render = invoice_pdf_path(document), invoice_render
+    path = statement_pdf_path(document) if isinstance(document, Statement) else invoice_pdf_path(document)
     if document.pdf_path and default_storage.exists(document.pdf_path):
         with default_storage.open(document.pdf_path, "rb") as handle:
             return handle.read()
-    content = render(document)
+    content = statement_render(document) if isinstance(document, Statement) else invoice_render(document)
     stored = default_storage.save(path, ContentFile(content))
     type(document).objects.filter(pk=document.pk).update(pdf_path=stored)
     document.pdf_path = stored

@@ -68,7 +68,7 @@ def invoice(item: Invoice) -> dict:
         "total": str(item.total),
         "amount_paid": str(item.amount_paid),
         "outstanding": str(item.total - item.amount_paid) if item.status != Invoice.Status.VOID else "0.00",
-        "voids": item.original.number if item.original_id else None,
+        "voids": item.original.number if item.original is not None else None,
         "payments": [
             {
                 "paid_on": payment.paid_on.isoformat(),

@@ -12,6 +12,7 @@ entry below the cut can still be uncommitted."""
 import logging
 import re
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -109,7 +110,7 @@ def statement_figures(client_id, *, cut_entry_id: int, period_end: datetime, pre
     """Every figure of a statement, computed from the ledger (three queries)."""
     members = _members(client_id, cut_entry_id=cut_entry_id, period_end=period_end, previous=previous)
     opening = previous.closing_balance if previous is not None else 0
-    figures = {"opening_balance": opening, "usage_sessions": 0, "usage_credits": 0, "entry_count": 0}
+    figures: dict[str, Any] = {"opening_balance": opening, "usage_sessions": 0, "usage_credits": 0, "entry_count": 0}
     figures.update(dict.fromkeys(_CREDIT_KINDS.values(), 0))
     net = 0
     for row in members.values("kind").annotate(total=Sum("amount"), n=Count("id")):

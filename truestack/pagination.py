@@ -13,7 +13,7 @@ from .errors import BadRequest
 class ClientCursorPagination(CursorPagination):
     """Newest first by (`created_at`, `id`); `limit` 1 to 200 (default 50)."""
 
-    ordering = ("-created_at", "-id")
+    ordering: tuple[str, ...] = ("-created_at", "-id")
     page_size = 50
     max_page_size = 200
     page_size_query_param = "limit"

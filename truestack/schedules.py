@@ -10,6 +10,6 @@ from celery.schedules import crontab
 class KualaLumpurCrontab(crontab):
     """A crontab whose fields (minute, hour, day of month) are Kuala Lumpur time."""
 
-    @property  # type: ignore[override]
+    @property
     def tz(self) -> tzinfo:
         return ZoneInfo("Asia/Kuala_Lumpur")

@@ -62,7 +62,11 @@ class InsufficientCreditsErrorSerializer(ErrorSerializer):
     available = serializers.IntegerField(
         required=False, help_text="Credits available for new sessions: balance less what open sessions hold."
     )
-    required = serializers.IntegerField(required=False, help_text="Credits one more session needs available.")
+    # The serializer metaclass moves declared fields off the class, so this never
+    # replaces Field.required; the stubs cannot express that.
+    required = serializers.IntegerField(  # type: ignore[assignment]
+        required=False, help_text="Credits one more session needs available."
+    )
 
     class Meta:
         ref_name = "InsufficientCreditsError"

@@ -189,10 +189,10 @@ def test_one_failing_session_does_not_stop_the_poll_batch(monkeypatch, api, fund
     real_fetch = services._fetch_provider_result
     poisoned = sessions[0].pk
 
-    def fetch(session):
+    def fetch(session, **kwargs):
         if session.pk == poisoned:
             raise RuntimeError("unexpected provider answer")
-        return real_fetch(session)
+        return real_fetch(session, **kwargs)
 
     monkeypatch.setattr(services, "_fetch_provider_result", fetch)
     assert services.sessions_poll_stale() == 2

@@ -14,9 +14,9 @@ import pytest
 from clients.models import ApiKey
 from clients.services import client_webhook_secret
 from tests.innovatif.helpers import use_sandbox
-from truestack import ratelimit
 from tests.kyc.helpers import sandbox_complete
 from tests.webhooks.conftest import make_receiver, receiver  # noqa: F401
+from truestack import ratelimit
 from webhooks import tasks as webhook_tasks
 from webhooks.models import Delivery
 

@@ -4,8 +4,8 @@ and the retry policy seen from the outside (waits recorded by an injected sleep)
 import time
 
 import pytest
-
 import truestack_sdk
+
 from clients.models import ApiKey
 from kyc import idempotency
 from kyc.idempotency import request_fingerprint

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 import requests
+import truestack_sdk
 from requests.adapters import HTTPAdapter
 
-import truestack_sdk
 from kyc.models import KycSession
 from tests.kyc.helpers import sandbox_complete
 

@@ -7,9 +7,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from standardwebhooks.webhooks import Webhook
-
 import truestack_sdk
+from standardwebhooks.webhooks import Webhook
 from truestack_sdk import WebhookVerificationError, verify_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,6 @@ import re
 
 import pytest
 import yaml
-
 from truestack_sdk import types as py_types
 
 from .conftest import REPO

@@ -27,7 +27,10 @@ class Command(BaseCommand):
                 new_invoices = []
                 if not no_invoices:
                     invoice, created = invoices.monthly_invoice_get_or_issue(client=target, month=month_start)
-                    new_invoices = [invoice] if created else []
+                    if created:
+                        if invoice is None:
+                            raise CommandError("The monthly invoice was reported issued but none was returned")
+                        new_invoices = [invoice]
             elif no_invoices:
                 issued, new_invoices = statements.statements_generate_for_month(month=month_start), []
             else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union, cast
+from typing import Any, Union, cast
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
@@ -40,7 +41,7 @@ def _param(value: Any) -> Any:
     return value
 
 
-def _clean(params: Mapping[str, Any]) -> Dict[str, Any]:
+def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _param(value) for name, value in params.items() if value is not None}
 
 
@@ -69,8 +70,8 @@ class TrueStack:
         backoff_max: float = 30.0,
         max_retry_after: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
-        session: Optional[requests.Session] = None,
-        user_agent: Optional[str] = None,
+        session: requests.Session | None = None,
+        user_agent: str | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -93,7 +94,7 @@ class TrueStack:
         """Close pooled connections (the client can still be used afterwards)."""
         self.http.close()
 
-    def __enter__(self) -> "TrueStack":
+    def __enter__(self) -> TrueStack:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -101,7 +102,7 @@ class TrueStack:
 
     # -- plumbing -----------------------------------------------------------------
 
-    def _headers(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {self.api_key}",
             "Accept": "application/json",
@@ -114,7 +115,7 @@ class TrueStack:
         delay = min(self.backoff_max, self.backoff_base * (2**attempt))
         return delay * (0.5 + random.random() / 2)
 
-    def _retry_delay(self, response: requests.Response, attempt: int) -> Optional[float]:
+    def _retry_delay(self, response: requests.Response, attempt: int) -> float | None:
         """Seconds to wait before another try, or None when this answer is final."""
         if response.status_code == 409:
             try:
@@ -138,9 +139,9 @@ class TrueStack:
         method: str,
         path: str,
         *,
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
         json: Any = None,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
         retry: bool = False,
         allow_redirects: bool = True,
     ) -> requests.Response:
@@ -187,10 +188,10 @@ class TrueStack:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else {}
 
-    def paginate(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Iterator[Dict[str, Any]]:
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a cursor-paginated listing, following `next` until it is null.
         Only the query of `next` is used, so paging keeps to this client's base URL."""
-        query: Dict[str, Any] = _clean(params or {})
+        query: dict[str, Any] = _clean(params or {})
         while True:
             page = self._json("GET", path, params=query, retry=True)
             if isinstance(page, list):  # an unpaginated listing
@@ -213,19 +214,19 @@ class Sessions:
         document_name: str,
         document_number: str,
         webhook_url: str,
-        document_type: Optional[str] = None,
-        platform: Optional[str] = None,
-        redirect_url: Optional[str] = None,
-        success_url: Optional[str] = None,
-        fail_url: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        idempotency_key: Optional[str] = None,
+        document_type: str | None = None,
+        platform: str | None = None,
+        redirect_url: str | None = None,
+        success_url: str | None = None,
+        fail_url: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
         **extra: Any,
     ) -> SessionCreated:
         """POST /api/v1/kyc/sessions. An Idempotency-Key (a new UUID unless you give
         one) goes with the request and every retry of it, so a retry never creates a
         second session. Pass your own key to make retries across process restarts safe."""
-        body: Dict[str, Any] = {
+        body: dict[str, Any] = {
             "document_name": document_name,
             "document_number": document_number,
             "webhook_url": webhook_url,
@@ -256,13 +257,13 @@ class Sessions:
     def list(
         self,
         *,
-        status: Optional[str] = None,
-        result: Optional[str] = None,
-        created_after: Optional[DateLike] = None,
-        created_before: Optional[DateLike] = None,
-        metadata_key: Optional[str] = None,
-        metadata_value: Optional[str] = None,
-        limit: Optional[int] = None,
+        status: str | None = None,
+        result: str | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        metadata_key: str | None = None,
+        metadata_value: str | None = None,
+        limit: int | None = None,
     ) -> Iterator[SessionSummary]:
         """Every matching session, newest first, across all pages (`limit` is the page size)."""
         params = {
@@ -306,7 +307,7 @@ class Documents:
             )
         return response.content
 
-    def download_all(self, session: Mapping[str, Any]) -> Dict[str, bytes]:
+    def download_all(self, session: Mapping[str, Any]) -> dict[str, bytes]:
         """Every image a completed session has (from a `sessions.get()` answer)."""
         links = session.get("documents") or {}
         return {kind: self.download(str(session["id"]), kind) for kind in DOCUMENT_KINDS if links.get(kind)}
@@ -324,7 +325,7 @@ class AccountApi:
         """Every monthly statement (GET /api/v1/account/statements, all pages)."""
         return cast(Iterator[Statement], self._client.paginate("/api/v1/account/statements"))
 
-    def statement(self, month: str, pdf: bool = False) -> Union[Statement, bytes]:
+    def statement(self, month: str, pdf: bool = False) -> Statement | bytes:
         """One month (`YYYY-MM`): the JSON statement, or the PDF's bytes with pdf=True."""
         path = f"/api/v1/account/statements/{month}"
         if pdf:
@@ -346,10 +347,10 @@ class Events:
     def list(
         self,
         *,
-        type: Optional[str] = None,
-        session_id: Optional[str] = None,
-        created_after: Optional[DateLike] = None,
-        created_before: Optional[DateLike] = None,
+        type: str | None = None,
+        session_id: str | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
     ) -> Iterator[Event]:
         """Every matching webhook event (GET /api/v1/events, all pages)."""
         params = {
@@ -363,9 +364,9 @@ class Events:
     def get(self, event_id: str) -> Event:
         return cast(Event, self._client._json("GET", f"/api/v1/events/{event_id}", retry=True))
 
-    def redeliver(self, event_id: str) -> Dict[str, Any]:
+    def redeliver(self, event_id: str) -> dict[str, Any]:
         """POST /api/v1/events/{id}/redeliver: queue the event again (202)."""
-        return cast(Dict[str, Any], self._client._json("POST", f"/api/v1/events/{event_id}/redeliver"))
+        return cast(dict[str, Any], self._client._json("POST", f"/api/v1/events/{event_id}/redeliver"))
 
     def redeliver_range(
         self, created_after: DateLike, created_before: DateLike, status: str = "failed"

@@ -4,7 +4,8 @@ Program against the class (or `code`); `message` is for logs and may change word
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Type
+from collections.abc import Mapping
+from typing import Any
 
 
 class TrueStackError(Exception):
@@ -15,17 +16,17 @@ class TrueStackError(Exception):
         self,
         message: str,
         *,
-        status: Optional[int] = None,
+        status: int | None = None,
         code: str = "UNKNOWN",
-        body: Optional[Mapping[str, Any]] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
-        self.body: Dict[str, Any] = dict(body or {})
-        self.headers: Dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}  # lower-cased names
+        self.body: dict[str, Any] = dict(body or {})
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}  # lower-cased names
 
     def __str__(self) -> str:
         prefix = f"{self.status} {self.code}" if self.status is not None else self.code
@@ -48,15 +49,15 @@ class InsufficientCredits(TrueStackError):
     `available` and `required` are set when the server sends them."""
 
     @property
-    def balance(self) -> Optional[float]:
+    def balance(self) -> float | None:
         return self.body.get("balance")
 
     @property
-    def available(self) -> Optional[float]:
+    def available(self) -> float | None:
         return self.body.get("available")
 
     @property
-    def required(self) -> Optional[float]:
+    def required(self) -> float | None:
         return self.body.get("required")
 
 
@@ -71,7 +72,7 @@ class IdempotencyError(TrueStackError):
 
 class _RetryAfter(TrueStackError):
     @property
-    def retry_after(self) -> Optional[float]:
+    def retry_after(self) -> float | None:
         value = self.headers.get("retry-after")
         try:
             return float(value) if value is not None else None
@@ -103,7 +104,7 @@ class WebhookVerificationError(Exception):
     """A webhook whose signature is missing, wrong or stale. Answer it with 400 and do not act on it."""
 
 
-_BY_CODE: Dict[str, Type[TrueStackError]] = {
+_BY_CODE: dict[str, type[TrueStackError]] = {
     "UNAUTHORIZED": AuthenticationError,
     "BAD_REQUEST": ValidationError,
     "PAYLOAD_TOO_LARGE": ValidationError,
@@ -118,7 +119,7 @@ _BY_CODE: Dict[str, Type[TrueStackError]] = {
     "SERVER_ERROR": ServerError,
 }
 
-_BY_STATUS: Dict[int, Type[TrueStackError]] = {
+_BY_STATUS: dict[int, type[TrueStackError]] = {
     400: ValidationError,
     401: AuthenticationError,
     402: InsufficientCredits,
@@ -134,7 +135,7 @@ _BY_STATUS: Dict[int, Type[TrueStackError]] = {
 def error_for(status: int, body: Any, headers: Mapping[str, str]) -> TrueStackError:
     """The typed error for an answer; the code wins over the status, so a new
     status for a known code still maps to the right class."""
-    envelope: Dict[str, Any] = body if isinstance(body, dict) else {}
+    envelope: dict[str, Any] = body if isinstance(body, dict) else {}
     code = envelope.get("error") if isinstance(envelope.get("error"), str) else None
     message = envelope.get("message") if isinstance(envelope.get("message"), str) else None
     cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status)

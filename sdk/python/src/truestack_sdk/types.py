@@ -3,7 +3,7 @@ dicts: new fields may appear at any time, so read with `.get()` where unsure."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, TypedDict
+from typing import Any, TypedDict
 
 
 class _SessionCreateRequired(TypedDict):
@@ -18,7 +18,7 @@ class SessionCreateRequest(_SessionCreateRequired, total=False):
     redirect_url: str
     success_url: str
     fail_url: str
-    metadata: Dict[str, Any]
+    metadata: dict[str, Any]
 
 
 class SessionCreated(TypedDict):
@@ -29,26 +29,26 @@ class SessionCreated(TypedDict):
 
 
 class OcrResult(TypedDict):
-    name: Optional[str]
-    id_number: Optional[str]
-    address: Optional[str]
+    name: str | None
+    id_number: str | None
+    address: str | None
 
 
 class DocumentLinks(TypedDict):
-    front_document: Optional[str]
-    back_document: Optional[str]
-    face_image: Optional[str]
-    best_frame: Optional[str]
+    front_document: str | None
+    back_document: str | None
+    face_image: str | None
+    best_frame: str | None
 
 
 class SessionSummary(TypedDict):
     id: str
     status: str
-    result: Optional[str]
+    result: str | None
     document_name: str
     document_number: str
     document_type: str
-    metadata: Dict[str, Any]
+    metadata: dict[str, Any]
     created_at: str
     updated_at: str
     expires_at: str
@@ -61,30 +61,30 @@ class SessionDetail(SessionSummary, total=False):
 
 
 class ExtractedDocument(TypedDict):
-    full_name: Optional[str]
-    id_number: Optional[str]
-    id_number_back: Optional[str]
-    address: Optional[str]
-    gender: Optional[str]
+    full_name: str | None
+    id_number: str | None
+    id_number_back: str | None
+    address: str | None
+    gender: str | None
 
 
 class Verification(TypedDict):
-    document_valid: Optional[bool]
-    name_match: Optional[bool]
-    id_match: Optional[bool]
-    front_back_match: Optional[bool]
-    landmark_valid: Optional[bool]
-    face_match: Optional[bool]
-    face_match_score: Optional[float]
-    liveness_passed: Optional[bool]
+    document_valid: bool | None
+    name_match: bool | None
+    id_match: bool | None
+    front_back_match: bool | None
+    landmark_valid: bool | None
+    face_match: bool | None
+    face_match_score: float | None
+    liveness_passed: bool | None
 
 
 class _SessionRefreshRequired(TypedDict):
     id: str
     ref_id: str
     status: str
-    result: Optional[str]
-    reject_message: Optional[str]
+    result: str | None
+    reject_message: str | None
     refreshed: bool
 
 
@@ -94,13 +94,13 @@ class SessionRefresh(_SessionRefreshRequired, total=False):
     document: ExtractedDocument
     verification: Verification
     images: DocumentLinks
-    _raw: Dict[str, Any]
+    _raw: dict[str, Any]
 
 
 class SessionList(TypedDict):
-    next: Optional[str]
-    previous: Optional[str]
-    results: List[SessionSummary]
+    next: str | None
+    previous: str | None
+    results: list[SessionSummary]
 
 
 class Error(TypedDict):
@@ -113,25 +113,25 @@ class InsufficientCreditsError(Error):
 
 
 class WebhookOcrData(TypedDict):
-    name: Optional[str]
-    ic_number: Optional[str]
-    address: Optional[str]
-    gender: Optional[str]
-    nationality: Optional[str]
-    date_of_birth: Optional[str]
+    name: str | None
+    ic_number: str | None
+    address: str | None
+    gender: str | None
+    nationality: str | None
+    date_of_birth: str | None
 
 
 class WebhookEventData(TypedDict):
     session_id: str
     ref_id: str
     status: str
-    result: Optional[str]
+    result: str | None
     document_name: str
     document_number: str
-    ocr_data: Optional[WebhookOcrData]
-    face_match_score: Optional[float]
-    liveness_score: Optional[float]
-    metadata: Dict[str, Any]
+    ocr_data: WebhookOcrData | None
+    face_match_score: float | None
+    liveness_score: float | None
+    metadata: dict[str, Any]
 
 
 class WebhookEvent(TypedDict):

@@ -8,15 +8,16 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import WebhookVerificationError
 
 DEFAULT_TOLERANCE = 300
 
 
-def _lower(headers: Mapping[str, Any]) -> Dict[str, str]:
-    out: Dict[str, str] = {}
+def _lower(headers: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
     for name, value in headers.items():
         if isinstance(value, (list, tuple)):
             value = ",".join(value) if value else ""
@@ -24,7 +25,7 @@ def _lower(headers: Mapping[str, Any]) -> Dict[str, str]:
     return out
 
 
-def _check_api_key_signature(body: bytes, headers: Dict[str, str], api_key: str) -> None:
+def _check_api_key_signature(body: bytes, headers: dict[str, str], api_key: str) -> None:
     received = headers.get("x-webhook-signature", "").strip()
     if not received:
         raise WebhookVerificationError("missing X-Webhook-Signature header")
@@ -42,7 +43,7 @@ def _secret_bytes(secret: str) -> bytes:
 
 
 def _check_standard_webhooks(
-    body: bytes, headers: Dict[str, str], secret: str, tolerance: float, now: Optional[float]
+    body: bytes, headers: dict[str, str], secret: str, tolerance: float, now: float | None
 ) -> None:
     msg_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
@@ -72,11 +73,11 @@ def verify_webhook(
     body: bytes,
     headers: Mapping[str, Any],
     *,
-    api_key: Optional[str] = None,
-    secret: Optional[str] = None,
+    api_key: str | None = None,
+    secret: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    now: Optional[float] = None,
-) -> Dict[str, Any]:
+    now: float | None = None,
+) -> dict[str, Any]:
     """Verify a webhook on its exact raw body and return the parsed event.
 
     - `api_key`: checks `X-Webhook-Signature` (hex HMAC-SHA256 of the body keyed
