@@ -22,6 +22,7 @@ from clients.admin import ApiKeyInline, ClientAdmin
 from clients.models import Client
 from kyc import selectors as kyc_selectors
 from truestack.localtime import local_datetime, local_today, month_start, months_back, portal_tz
+from webhooks import selectors as webhook_selectors
 
 from .dashboard import credits_chart, credits_months, sessions_chart
 
@@ -49,6 +50,7 @@ def client_summary(*, client: Client) -> dict:
         "ledger_url": reverse("admin:billing_ledgerentry_changelist") + f"?client__id__exact={client.pk}",
         "ledger_csv_url": reverse("admin:billing_ledgerentry_export_csv") + f"?client__id__exact={client.pk}",
         "deliveries_url": reverse("admin:webhooks_delivery_changelist") + f"?event__client__id__exact={client.pk}",
+        "endpoint_health": webhook_selectors.endpoint_health_for_client(client_id=client.pk),
     }
 
 

@@ -128,4 +128,7 @@ def dashboard_context(*, now: datetime | None = None) -> dict:
         },
         "sessions_chart": sessions_chart(today=today),
         "credits_chart": credits_chart(credits_months(today=today), title="Credits added and used per month (MYT)"),
+        "endpoint_health": webhooks.endpoint_health_failing(now=now),
+        "retention": kyc.retention_summary(now=now),
+        "access_log_url": reverse("admin:kyc_personaldataaccess_changelist"),
     }

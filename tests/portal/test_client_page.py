@@ -9,11 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.services import credit_add
 from clients.models import Client
 from clients.services import api_key_create, client_webhook_secret
 from kyc.models import KycSession
+from webhooks.services import endpoint_health_record
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +121,12 @@ def test_ledger_export_for_a_client(admin_client, funded_acme, make_client):
     every = admin_client.get(reverse("admin:billing_ledgerentry_export_csv"))
     text = b"".join(every.streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK(evil)" in text  # formulas are neutralised
+
+
+def test_client_page_shows_webhook_endpoint_health(admin_client, funded_acme):
+    endpoint_health_record(
+        client=funded_acme, url="https://down.acme.example/kyc", ok=False, error="HTTP 500", at=timezone.now()
+    )
+    page = _change(admin_client, funded_acme).content.decode()
+    assert 'id="ts-endpoint-health"' in page
+    assert "down.acme.example" in page and "Webhook endpoints (last 24 hours)" in page

@@ -13,14 +13,16 @@ from kyc.models import KycSession, ProviderCheck
 from kyc.selectors import sessions_per_day
 from truestack.localtime import local_today, portal_tz
 from webhooks.models import Delivery
+from webhooks.services import endpoint_health_record
 
 from .conftest import build_session
 
 pytestmark = pytest.mark.django_db
 
 # session + user, then: session counts, per-day chart, last callback, provider
-# checks, failing endpoints, low credit, credits per month.
-DASHBOARD_QUERIES = 9
+# checks, failing endpoints, low credit, credits per month, endpoint health (1),
+# retention (policies twice, images due, redaction due, redaction states, images removed).
+DASHBOARD_QUERIES = 16
 
 
 def _index(browser):
@@ -122,3 +124,16 @@ def test_no_dead_view_site_link_and_a_favicon(admin_client):
     assert "View site" not in page
     assert 'rel="icon"' in page and "favicon.svg" in page
     assert "MYT" in page
+
+
+def test_dashboard_shows_failing_hosts_and_retention_counts(admin_client, acme, make_full_session):
+    endpoint_health_record(
+        client=acme, url="https://down.acme.example/kyc", ok=False, error="HTTP 500", at=timezone.now()
+    )
+    make_full_session()
+    response = _index(admin_client)
+    page = response.content.decode()
+    assert "down.acme.example" in page
+    retention = response.context["retention"]
+    assert set(retention) == {"images_due", "personal_data_due", "redaction_pending", "redacted", "images_removed"}
+    assert 'id="ts-retention"' in page and "Personal data retention" in page
