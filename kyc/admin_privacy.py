@@ -4,7 +4,6 @@ and the staff Redact view. kyc/admin.py wires them in with a few lines."""
 
 from __future__ import annotations
 
-import csv
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from truestack.csvexport import csv_response
 from truestack.errors import SessionStillOpen
 
 from .models import KycSession, PersonalDataAccess, RetentionPolicy
@@ -25,11 +25,6 @@ from .privacy import can_view_personal_data, personal_data_access_record
 from .redaction import session_redaction_request
 
 ACCESS_LOG_CSV_COLUMNS = ("id", "at", "username", "session_id", "what", "remote_addr", "detail")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 @admin.register(PersonalDataAccess)
@@ -76,22 +71,14 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
         queryset = self.get_changelist_instance(request).get_queryset(request).order_by("at", "id")
-        writer = csv.writer(_Echo())
-
-        def rows():  # type: ignore[no-untyped-def]
-            yield writer.writerow(ACCESS_LOG_CSV_COLUMNS)
-            for row in queryset.values_list(
+        rows = (
+            [pk, at.isoformat(), username, session_uuid or "", what, remote_addr or "", detail]
+            for pk, at, username, session_uuid, what, remote_addr, detail in queryset.values_list(
                 "id", "at", "username", "session_uuid", "what", "remote_addr", "detail"
-            ).iterator(chunk_size=1000):
-                pk, at, username, session_uuid, what, remote_addr, detail = row
-                yield writer.writerow(
-                    [pk, at.isoformat(), username, session_uuid or "", what, remote_addr or "", detail]
-                )
-
+            ).iterator(chunk_size=1000)
+        )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="personal-data-access-{stamp}.csv"'
-        return response
+        return csv_response(filename=f"personal-data-access-{stamp}.csv", header=ACCESS_LOG_CSV_COLUMNS, rows=rows)
 
 
 @admin.register(RetentionPolicy)

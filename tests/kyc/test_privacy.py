@@ -111,7 +111,7 @@ def test_access_log_csv_export_follows_filters(client, staff_user, session):
     client.force_login(ops)  # ops may view the log (granted by the migration)
     response = client.get(reverse("admin:kyc_personaldataaccess_export"), {"what__exact": "images"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == ["id", "at", "username", "session_id", "what", "remote_addr", "detail"]
     assert len(rows) == 2 and rows[1][2:5] == ["ops4", str(session.id), "images"]
 
