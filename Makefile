@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-quick migrate demo check schema clean
+.PHONY: run test lint bench bench-quick bench-reference migrate demo check schema clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.run --quick $(BENCH_ARGS)
+
+## Against the shared provider mock, the reference load shape (MOCK=path to mock_innovatif.py).
+MOCK ?= ../shared/bench/mock_innovatif.py
+bench-reference: $(STAMP)
+	$(PY) -m bench.run --reference --mock $(MOCK) $(BENCH_ARGS)
 
 clean:
 	rm -rf var
