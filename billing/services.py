@@ -144,15 +144,27 @@ def hold_place(*, session, amount: int | None = None) -> Hold | None:
         return None
     # No savepoint: this runs on the create hot path inside the caller's transaction.
     with transaction.atomic(savepoint=False):
-        account = _lock_account(session.client_id)
         client = session.client
         if amount is None:
             amount = hold_amount_for(client=client)
-        if not client.allow_overdraft and account.balance - account.held < amount:
-            raise InsufficientCredits(balance=account.balance)
+        if not _reserve_credit(client_id=session.client_id, amount=amount, allow_overdraft=client.allow_overdraft):
+            # No account yet, or not enough credit: decide under the lock.
+            account = _lock_account(session.client_id)
+            if not client.allow_overdraft and account.balance - account.held < amount:
+                raise InsufficientCredits(balance=account.balance)
+            _store_account(account, balance=account.balance, held=account.held + amount)
         hold = Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
-        _store_account(account, balance=account.balance, held=account.held + amount)
     return hold
+
+
+def _reserve_credit(*, client_id, amount: int, allow_overdraft: bool) -> bool:
+    """Raise `held` by `amount` in one conditional UPDATE (the row lock is taken and
+    the condition re-checked on the latest row version, so no overdraft slips
+    through). False when the account is missing or the credit is short."""
+    accounts = CreditAccount.objects.filter(client_id=client_id)
+    if not allow_overdraft:
+        accounts = accounts.filter(balance__gte=F("held") + amount)
+    return bool(accounts.update(held=F("held") + amount, updated_at=timezone.now()))
 
 
 def hold_release(*, session) -> bool:

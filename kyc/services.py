@@ -66,27 +66,38 @@ def _tally_add(*, client_id, delta: int) -> None:
     OpenSessionTally.objects.filter(client_id=client_id).update(open_count=F("open_count") + delta)
 
 
+def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> None:
+    """Count `session` as open, or refuse it over the cap. One conditional UPDATE
+    while under the cap (PostgreSQL re-checks the condition on the locked row, so
+    the cap is exact under concurrent creates); the tally is locked and confirmed
+    only when it is full or missing."""
+    if OpenSessionTally.objects.filter(client=client, open_count__lt=limit).update(open_count=F("open_count") + 1):
+        return
+    tally = _lock_tally(client)
+    # The tally may include sessions already past expires_at; confirm before refusing.
+    if tally.open_count >= limit and (
+        KycSession.objects.filter(client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now)
+        .exclude(pk=session.pk)[:limit]
+        .count()
+        >= limit
+    ):
+        raise ConcurrentSessionLimit(
+            f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
+            headers={"Retry-After": "60"},
+        )
+    _tally_add(client_id=client.pk, delta=1)
+
+
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
-    """Write the session row and its hold while holding the client's tally lock, so
-    the open-session cap and the credit check are exact under concurrent creates.
-    Everything that can be read before the lock is, to keep the lock short.
-    Lock order everywhere: tally, then credit account."""
+    """Write the session row and its hold in one transaction, the open-session cap
+    and the credit checked exactly under concurrent creates. The client's hot rows
+    (tally, then credit account: the lock order everywhere) are touched last, each
+    by one conditional UPDATE right before the commit, so their row locks are held
+    for two statements and the commit; the session insert takes no shared lock."""
     hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
     limit = open_sessions_limit(client)
     now = timezone.now()
     with transaction.atomic():
-        tally = _lock_tally(client)
-        # The tally may include sessions already past expires_at; confirm before refusing.
-        if tally.open_count >= limit and (
-            KycSession.objects.filter(client=client, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now)[
-                :limit
-            ].count()
-            >= limit
-        ):
-            raise ConcurrentSessionLimit(
-                f"Too many open sessions: the limit is {limit} pending or processing sessions per client",
-                headers={"Retry-After": "60"},
-            )
         session = KycSession.objects.create(
             client=client,
             api_key=api_key,
@@ -95,8 +106,8 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             expires_at=now + settings.SESSION_TTL,
             **data,
         )
+        _tally_reserve(client=client, limit=limit, session=session, now=now)
         billing.hold_place(session=session, amount=hold_amount)
-        _tally_add(client_id=client.pk, delta=1)
     return session
 
 
