@@ -195,6 +195,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Client API limits --------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60)
+# Each web process remembers an authenticated API key (and its client) this long,
+# so most requests skip the key lookup; a key revoked or a client suspended
+# elsewhere is refused within this many seconds (at once in the revoking process).
+# 0 turns the cache off.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 MAX_OPEN_SESSIONS = env.int("MAX_OPEN_SESSIONS", default=100)
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 SESSION_TTL = timedelta(hours=24)

@@ -9,6 +9,8 @@ DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-000000000000000000"
 SANDBOX_ENABLED = True
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+# Off, so every request's queries are what the tests count; tests/clients turn it on.
+API_KEY_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not REDIS_URL:
     CELERY_BROKER_URL = "memory://"
