@@ -51,7 +51,9 @@ class SessionListCreateApi(ClientApiView):
 class SessionDetailApi(ClientApiView):
     @openapi.session_retrieve
     def get(self, request, session_id):
-        session = session_get_for_client(client=request.user, session_id=session_id)
+        session = session_get_for_client(
+            client=request.user, session_id=session_id, fields=presenters.SESSION_DETAIL_FIELDS
+        )
         return Response(presenters.session_detail(session))
 
     @openapi.session_refresh
