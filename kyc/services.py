@@ -92,7 +92,15 @@ def _reserve_in_one_statement(*, client: Client, limit: int, amount: int) -> tup
     """PostgreSQL: the tally's and the credit account's conditional UPDATEs in one
     statement, so the two row locks are held for one statement and the commit.
     Returns (tally counted, credit reserved); a False is decided by the slower
-    path (tally missing or full; account missing or short)."""
+    path (tally missing or full; account missing or short).
+
+    The same statement turns synchronous_commit off for this transaction only, so
+    its COMMIT releases the row locks without waiting for the WAL flush (which
+    would otherwise serialize every create of a client behind one fsync). Nothing
+    a client sees depends on it: the answer is sent only after a later, synchronous
+    commit of this session (the provider ids, or the failure), and that flush
+    covers this transaction's earlier WAL. A database crash before it loses the
+    whole reservation (row, hold, tally, credit together), never a part of it."""
     tally_table = OpenSessionTally._meta.db_table
     credit_sql, credit_params = billing.credit_reserve_sql(
         client=client, amount=amount, only_if="EXISTS (SELECT 1 FROM tally)"
@@ -100,11 +108,12 @@ def _reserve_in_one_statement(*, client: Client, limit: int, amount: int) -> tup
     sql = (
         f"WITH tally AS (UPDATE {tally_table} SET open_count = open_count + 1 "  # noqa: S608 - names from models
         f"WHERE client_id = %s AND open_count < %s RETURNING 1), credit AS ({credit_sql}) "
-        "SELECT (SELECT count(*) FROM tally), (SELECT count(*) FROM credit)"
+        "SELECT (SELECT count(*) FROM tally), (SELECT count(*) FROM credit), "
+        "set_config('synchronous_commit', 'off', true)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [client.pk, limit, *credit_params])
-        counted, reserved = cursor.fetchone()
+        counted, reserved, _ = cursor.fetchone()
     return bool(counted), bool(reserved)
 
 
