@@ -654,6 +654,9 @@ class Harness:
                 "LOG_LEVEL": self.args.log_level,
             }
         )
+        for item in self.args.web_env:
+            name, _, value = item.partition("=")
+            env[name] = value
         return env
 
     def sandbox_env(self, latency_ms: int) -> dict:
@@ -1551,6 +1554,13 @@ def parse_args(argv=None):
     parser.add_argument("--sandbox-workers", type=int, default=2)
     parser.add_argument("--sandbox-threads", type=int, default=16)
     parser.add_argument("--worker-concurrency", type=int, default=16, help="Celery worker threads (-P threads -c N)")
+    parser.add_argument(
+        "--web-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for every server (repeatable), e.g. DB_PREPARE_THRESHOLD=2",
+    )
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the servers (production default INFO)")
     parser.add_argument(
         "--database-url",

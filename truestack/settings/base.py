@@ -88,6 +88,24 @@ if env("DATABASE_URL", default=""):
     # Off by default: a health check costs a `SELECT 1` round trip on every request.
     # Django already drops a connection after an error.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Server-side parameter binding, and statements run this many times on a
+        # connection prepared by PostgreSQL (psycopg's prepare_threshold; unset =
+        # never). Both off by default: see docs/performance.md for the measurements.
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+            _options["server_side_binding"] = True
+        if env("DB_PREPARE_THRESHOLD", default=""):
+            _options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD")
+        # psycopg's connection pool per process instead of one persistent
+        # connection per thread (Django needs CONN_MAX_AGE 0 with it).
+        if env.bool("DB_POOL", default=False):
+            _options["pool"] = {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            }
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES = {
         "default": {
