@@ -698,6 +698,27 @@ class Harness:
 
     def web_cmd(self) -> list[str]:
         a = self.args
+        if a.web_server == "granian":
+            # Rust HTTP server, the WSGI app run in --blocking-threads per worker process.
+            return [
+                PY,
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(a.port_base + 1),
+                "--workers",
+                str(a.web_workers),
+                "--blocking-threads",
+                str(a.web_threads),
+                "--backlog",
+                "2048",
+                "--access-log",
+                "truestack.wsgi:application",
+            ]
         return self.gunicorn_cmd(
             port=a.port_base + 1,
             workers=a.web_workers,
@@ -1551,6 +1572,12 @@ def parse_args(argv=None):
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", 4)))
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", 8)))
     parser.add_argument("--web-worker-class", default=os.environ.get("BENCH_WEB_WORKER_CLASS", "gthread"))
+    parser.add_argument(
+        "--web-server",
+        choices=["gunicorn", "granian"],
+        default="gunicorn",
+        help="the web's server (granian: pip install granian; for comparisons)",
+    )
     parser.add_argument("--sandbox-workers", type=int, default=2)
     parser.add_argument("--sandbox-threads", type=int, default=16)
     parser.add_argument("--worker-concurrency", type=int, default=16, help="Celery worker threads (-P threads -c N)")
@@ -1643,6 +1670,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"--app-dir {APP_ROOT} has no manage.py")
     if args.reference:
         from bench.reference import ReferenceHarness, print_reference  # bench.reference imports this module
+
+        # Run as `python -m bench.run`, this file is __main__; bench.reference uses the
+        # importable copy, whose APP_ROOT must be the same.
+        sys.modules["bench.run"].APP_ROOT = APP_ROOT
 
         harness: Harness = ReferenceHarness(args)
     else:
