@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.run import (
     PY,
     Harness,
+    Profiler,
     _run,
     ensure_postgres_and_redis,
     ensure_wrk,
@@ -163,6 +164,16 @@ class ReferenceHarness(Harness):
                     f"other jobs {run['noise_cores']}"
                 )
         self.results["runs"] = runs
+        if a.profile:
+            # Extra, unmeasured runs with py-spy on the web (and PostgreSQL is not sampled).
+            profiler = Profiler(self.data_dir / "profiles")
+            profiles = self.results.setdefault("profiles", {})
+            seconds = max(5, min(15, a.duration))
+            for key in ("floor_get", "get", "create"):
+                log(f"profiling {key} for {seconds:g} s")
+                running = profiler.start(f"reference-{key}", {"web": self.children.pid("web")}, seconds + 1)
+                run = self.wrk_run(key, duration=seconds, connections=16, threads=2)
+                profiles[key] = {"rps_while_profiled": run["rps"], **profiler.finish(running)}
 
     def run_callbacks(self) -> None:
         a = self.args
