@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test lint bench bench-quick bench-admin faults faults-quick migrate demo check schema messages clean
+.PHONY: run test lint bench bench-quick bench-reference bench-admin faults faults-quick migrate demo check schema messages clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ faults: $(STAMP)
 
 faults-quick: $(STAMP)
 	$(PY) -m faults --quick $(FAULTS_ARGS)
+
+## Against the shared provider mock, the reference load shape (MOCK=path to mock_innovatif.py).
+MOCK ?= ../shared/bench/mock_innovatif.py
+bench-reference: $(STAMP)
+	$(PY) -m bench.run --reference --mock $(MOCK) $(BENCH_ARGS)
 
 clean:
 	rm -rf var

@@ -42,6 +42,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# The checkout whose code the servers run (--app-dir; default this one): lets the
+# same harness measure an older commit for before/after pairs.
+APP_ROOT = ROOT
 BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 WRK_SCRIPT = BENCH_DIR / "wrk_request.lua"
@@ -79,7 +82,7 @@ def log(message: str) -> None:
 def _run(cmd, *, env=None, check=True, capture=True, timeout=600, input_text=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         cmd,
-        cwd=ROOT,
+        cwd=APP_ROOT,
         env=env,
         check=check,
         timeout=timeout,
@@ -207,7 +210,7 @@ class Children:
         handle = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=APP_ROOT,
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -382,15 +385,58 @@ class CpuMeter:
         for group, pids in end.items():
             # Processes that exited meanwhile are missed; new ones count from zero.
             ticks = sum(t - self.begin[group].get(p, 0) for p, t in pids.items())
-            cores[group] = round(max(0, ticks) / CLK_TCK / elapsed, 2)
+            cores[group] = round(max(0, ticks) / CLK_TCK / elapsed, 3)
         for key, seconds in (extra_seconds or {}).items():
-            cores[key] = round(seconds / elapsed, 2)
+            cores[key] = round(seconds / elapsed, 3)
+        self.elapsed = elapsed
         busy_total = (machine_end[0] - self.machine_begin[0]) / CLK_TCK / elapsed
         cores["kernel_irq"] = round((machine_end[1] - self.machine_begin[1]) / CLK_TCK / elapsed, 2)
         cores["machine_busy"] = round(busy_total, 2)
         # Anything else on the machine (other jobs) during the measurement.
         cores["other"] = round(max(0.0, busy_total - sum(v for k, v in cores.items() if k != "machine_busy")), 2)
         return cores
+
+
+class LockWaitSampler:
+    """Counts the benchmark database's backends waiting on a lock
+    (pg_stat_activity.wait_event_type = 'Lock') a few times a second, from its
+    own thread; stop() returns the average and the maximum."""
+
+    def __init__(self, database_url: str, interval: float = 0.2):
+        self.database_url = database_url
+        self.interval = interval
+        self.samples: list[int] = []
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        import psycopg
+
+        name = urlsplit(self.database_url).path.lstrip("/")
+        try:
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                while not self.halt.is_set():
+                    row = conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                        (name,),
+                    ).fetchone()
+                    self.samples.append(int(row[0]))
+                    self.halt.wait(self.interval)
+        except Exception:  # noqa: BLE001, S110 - sampling is best effort; no samples is reported as such
+            pass
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> dict:
+        self.halt.set()
+        self.thread.join(timeout=5)
+        samples = self.samples
+        return {
+            "samples": len(samples),
+            "avg": round(sum(samples) / len(samples), 2) if samples else None,
+            "max": max(samples, default=None),
+        }
 
 
 def peak_rss(children: Children, names: tuple[str, ...]) -> dict[str, dict]:
@@ -577,6 +623,8 @@ class Harness:
         self.rss: dict = {}
         self.used_sessions: set[str] = set()
         self.env = self._base_env()
+        self.cpu_groups: tuple[str, ...] = ("web", "sandbox", "worker", "receiver")
+        self.alive_groups: tuple[str, ...] = ("web", "sandbox")
 
     # -- environment and processes
 
@@ -606,6 +654,9 @@ class Harness:
                 "LOG_LEVEL": self.args.log_level,
             }
         )
+        for item in self.args.web_env:
+            name, _, value = item.partition("=")
+            env[name] = value
         return env
 
     def sandbox_env(self, latency_ms: int) -> dict:
@@ -647,6 +698,27 @@ class Harness:
 
     def web_cmd(self) -> list[str]:
         a = self.args
+        if a.web_server == "granian":
+            # Rust HTTP server, the WSGI app run in --blocking-threads per worker process.
+            return [
+                PY,
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(a.port_base + 1),
+                "--workers",
+                str(a.web_workers),
+                "--blocking-threads",
+                str(a.web_threads),
+                "--backlog",
+                "2048",
+                "--access-log",
+                "truestack.wsgi:application",
+            ]
         return self.gunicorn_cmd(
             port=a.port_base + 1,
             workers=a.web_workers,
@@ -875,7 +947,7 @@ class Harness:
 
     def wrk_run(self, key: str, *, duration: float, connections: int, threads: int) -> dict:
         label, method, url, body = self.targets()[key]
-        self.children.check_alive("web", "sandbox")
+        self.children.check_alive(*self.alive_groups)
         with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
             out = Path(tmp) / "out.json"
             env = {
@@ -896,13 +968,18 @@ class Harness:
                 str(WRK_SCRIPT),
                 url,
             ]
-            meter = CpuMeter(self.children, ("web", "sandbox", "worker", "receiver"), self.args.database_url)
+            meter = CpuMeter(self.children, self.cpu_groups, self.args.database_url)
+            sampler = LockWaitSampler(self.args.database_url) if key.startswith("create") else None
             meter.start()
+            if sampler:
+                sampler.start()
             with open(Path(tmp) / "stdout", "wb") as stdout:
                 proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.STDOUT, cwd=ROOT)
                 _, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = os.waitstatus_to_exitcode(status)
+            lock_waits = sampler.stop() if sampler else None
             cpu = meter.stop({"wrk": usage.ru_utime + usage.ru_stime})
+            elapsed = meter.elapsed
             if proc.returncode != 0 or not out.exists():
                 raise SystemExit(f"wrk failed ({proc.returncode}): {(Path(tmp) / 'stdout').read_text()[-2000:]}")
             summary = json.loads(out.read_text())
@@ -925,6 +1002,13 @@ class Harness:
             "errors": sum(errors.values()),
             "errors_detail": errors,
             "cpu_cores": cpu,
+            # CPU seconds per 1,000 requests of each process group (cores x elapsed / requests).
+            "cpu_s_per_1000": {
+                group: round(cores * elapsed / max(1, summary["requests"]) * 1000, 3)
+                for group, cores in cpu.items()
+                if group not in ("machine_busy",)
+            },
+            "lock_waiting": lock_waits,
         }
 
     def run_endpoints(self) -> None:
@@ -1069,6 +1153,7 @@ class Harness:
                 break
             time.sleep(0.2)
         cpu = meter.stop()
+        e2e_elapsed = meter.elapsed
         if running:
             self.results.setdefault("profiles", {})["end_to_end"] = profiler.finish(running)
         received = self.receiver("/_arrivals")
@@ -1096,6 +1181,12 @@ class Harness:
             "max_ms": round(max(delays, default=0), 1),
             "receiver": received,
             "cpu_cores": cpu,
+            # CPU milliseconds per callback fired, per process group.
+            "cpu_ms_per_callback": {
+                group: round(cores * e2e_elapsed / max(1, len(fired)) * 1000, 2)
+                for group, cores in cpu.items()
+                if group not in ("machine_busy",)
+            },
         }
         self.results.setdefault("end_to_end", []).append(result)
         log(
@@ -1481,9 +1572,22 @@ def parse_args(argv=None):
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("BENCH_WEB_WORKERS", 4)))
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("BENCH_WEB_THREADS", 8)))
     parser.add_argument("--web-worker-class", default=os.environ.get("BENCH_WEB_WORKER_CLASS", "gthread"))
+    parser.add_argument(
+        "--web-server",
+        choices=["gunicorn", "granian"],
+        default="gunicorn",
+        help="the web's server (granian: pip install granian; for comparisons)",
+    )
     parser.add_argument("--sandbox-workers", type=int, default=2)
     parser.add_argument("--sandbox-threads", type=int, default=16)
     parser.add_argument("--worker-concurrency", type=int, default=16, help="Celery worker threads (-P threads -c N)")
+    parser.add_argument(
+        "--web-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for every server (repeatable), e.g. DB_PREPARE_THRESHOLD=2",
+    )
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the servers (production default INFO)")
     parser.add_argument(
         "--database-url",
@@ -1529,6 +1633,22 @@ def parse_args(argv=None):
         help="only set up and keep the stack running this long (for profiling by hand)",
     )
     parser.add_argument("--output", help="JSON file (default bench/results/<timestamp>.json)")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="the reference comparison: GET and create against the independent provider mock (--mock), "
+        "16 connections and 1, CPU per 1,000 requests, lock waiters; then callback -> webhook (sandbox)",
+    )
+    parser.add_argument(
+        "--mock",
+        default=str(ROOT / ".." / "shared" / "bench" / "mock_innovatif.py"),
+        help="the provider mock for --reference (default ../shared/bench/mock_innovatif.py from the repository root)",
+    )
+    parser.add_argument(
+        "--app-dir",
+        default=str(ROOT),
+        help="checkout whose code the servers run (default this one); e.g. a `git worktree` of an older commit",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.duration = args.duration or (4 if quick else 20)
@@ -1537,14 +1657,27 @@ def parse_args(argv=None):
     args.e2e_seconds = args.e2e_seconds if args.e2e_seconds is not None else (10 if quick else 60)
     args.backlog = args.backlog if args.backlog is not None else (100 if quick else 1000)
     args.latency_ms = sorted({0, *(int(v) for v in str(args.latency_ms).split(",") if v.strip())})
-    args.mode = "quick" if quick else "full"
+    args.mode = ("reference-quick" if quick else "reference") if args.reference else ("quick" if quick else "full")
     return args
 
 
 def main(argv=None) -> int:
+    global APP_ROOT
     args = parse_args(argv)
     os.chdir(ROOT)
-    harness = Harness(args)
+    APP_ROOT = Path(args.app_dir).resolve()
+    if not (APP_ROOT / "manage.py").exists():
+        raise SystemExit(f"--app-dir {APP_ROOT} has no manage.py")
+    if args.reference:
+        from bench.reference import ReferenceHarness, print_reference  # bench.reference imports this module
+
+        # Run as `python -m bench.run`, this file is __main__; bench.reference uses the
+        # importable copy, whose APP_ROOT must be the same.
+        sys.modules["bench.run"].APP_ROOT = APP_ROOT
+
+        harness: Harness = ReferenceHarness(args)
+    else:
+        harness = Harness(args)
     atexit.register(harness.children.stop_all)
 
     def on_signal(signum, _frame):
@@ -1571,7 +1704,10 @@ def main(argv=None) -> int:
     text = json.dumps(results, indent=2, default=str)
     output.write_text(text)
     (RESULTS_DIR / "latest.json").write_text(text)
-    print_table(results)
+    if args.reference:
+        print_reference(results)
+    else:
+        print_table(results)
     print(
         f"\nresults: {output} (and {RESULTS_DIR / 'latest.json'}); logs in {harness.log_dir}; "
         f"{results['wall_seconds']} s"

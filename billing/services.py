@@ -142,19 +142,56 @@ def hold_place(*, session, amount: int | None = None) -> Hold | None:
     held for less time (a tier change applies to holds placed after it)."""
     if session.is_test:
         return None
-    # No savepoint: this runs on the create hot path inside the caller's transaction.
+    # No savepoint: this runs inside the caller's transaction.
     with transaction.atomic(savepoint=False):
-        account = _lock_account(session.client_id)
         client = session.client
         if amount is None:
             amount = hold_amount_for(client=client)
-        if not client.allow_overdraft and account.balance - account.held < amount:
-            raise InsufficientCredits(
-                balance=account.balance, available=account.balance - account.held, required=amount
-            )
-        hold = Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
-        _store_account(account, balance=account.balance, held=account.held + amount)
+        credit_reserve(client=client, amount=amount)
+        hold = hold_insert(session=session, amount=amount)
     return hold
+
+
+def hold_insert(*, session, amount: int) -> Hold:
+    """The hold row alone, for a caller that reserves its credit in the same
+    transaction itself (credit_reserve, or credit_reserve_sql in its own statement):
+    the session create path, which touches the client's hot rows last."""
+    return Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
+
+
+def credit_reserve(*, client: Client, amount: int) -> None:
+    """Raise the client's `held` by `amount`, or refuse with InsufficientCredits.
+    One conditional UPDATE (PostgreSQL re-checks the condition on the locked, latest
+    row version, so no overdraft slips through); the account is locked and read
+    only when it is missing or the credit looks short. Call inside a transaction."""
+    if _reserve_credit(client_id=client.pk, amount=amount, allow_overdraft=client.allow_overdraft):
+        return
+    account = _lock_account(client.pk)
+    if not client.allow_overdraft and account.balance - account.held < amount:
+        raise InsufficientCredits(balance=account.balance, available=account.balance - account.held, required=amount)
+    _store_account(account, balance=account.balance, held=account.held + amount)
+
+
+def _reserve_credit(*, client_id, amount: int, allow_overdraft: bool) -> bool:
+    accounts = CreditAccount.objects.filter(client_id=client_id)
+    if not allow_overdraft:
+        accounts = accounts.filter(balance__gte=F("held") + amount)
+    return bool(accounts.update(held=F("held") + amount, updated_at=timezone.now()))
+
+
+def credit_reserve_sql(*, client: Client, amount: int, only_if: str = "TRUE") -> tuple[str, list]:
+    """The conditional UPDATE of credit_reserve as SQL (`RETURNING 1`), for a caller
+    that folds it into one statement with its own rows (PostgreSQL). `only_if` is
+    an extra SQL condition of the caller's. No row returned: call credit_reserve,
+    which decides (missing account, or InsufficientCredits)."""
+    table = CreditAccount._meta.db_table
+    credit = "TRUE" if client.allow_overdraft else "balance >= held + %s"
+    params: list = [amount, client.pk] + ([] if client.allow_overdraft else [amount])
+    sql = (
+        f"UPDATE {table} SET held = held + %s, updated_at = now() "  # noqa: S608 - table name from the model
+        f"WHERE client_id = %s AND {credit} AND ({only_if}) RETURNING 1"
+    )
+    return sql, params
 
 
 def hold_release(*, session) -> bool:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from truestack.crypto import decrypt_secret, encrypt_secret
 from truestack.errors import BadRequest
 
+from . import keycache
 from .models import ApiKey, Client
 
 KEY_RANDOM_LENGTH = 32
@@ -81,6 +82,7 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.status = ApiKey.Status.REVOKED
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["status", "revoked_at"])
+    keycache.forget(api_key.key_hash)
     return api_key
 
 

@@ -58,7 +58,12 @@ class SessionListCreateApi(ClientApiView):
 class SessionDetailApi(ClientApiView):
     @openapi.session_retrieve
     def get(self, request, session_id):
-        session = session_get_for_client(client=request.user, session_id=session_id, is_test=request.auth.is_test)
+        session = session_get_for_client(
+            client=request.user,
+            session_id=session_id,
+            is_test=request.auth.is_test,
+            fields=presenters.SESSION_DETAIL_FIELDS,
+        )
         return Response(presenters.session_detail(session))
 
     @openapi.session_refresh

@@ -63,6 +63,42 @@ def session_summary(session: KycSession) -> dict:
     }
 
 
+# The columns session_detail reads (GET /:id loads only these). A field added to
+# session_summary or session_detail goes here too; the pinned GET query count
+# catches one that is missing (it would be loaded by a second query).
+SESSION_DETAIL_FIELDS = (
+    "id",
+    "client_id",
+    "status",
+    "result",
+    "document_name",
+    "document_number",
+    "document_type",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "ocr_full_name",
+    "ocr_id_number",
+    "ocr_address",
+    *KycSession.DOCUMENT_KINDS,
+    "is_test",
+    "reject_message",
+    "document_valid",
+    "name_match",
+    "id_match",
+    "front_back_match",
+    "landmark_valid",
+    "face_match",
+    "face_match_score",
+    "liveness_passed",
+    "billed_credits",
+    "billed_tier",
+    "billed_at",
+    "redaction_state",
+)
+
+
 def session_detail(session: KycSession) -> dict:
     session = shown(session)
     body = session_summary(session)

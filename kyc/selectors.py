@@ -15,20 +15,24 @@ PENDING_RETRY_AFTER = timedelta(minutes=10)
 _IMAGE_PRESENT = Q(front_document__gt="") | Q(back_document__gt="") | Q(face_image__gt="") | Q(best_frame__gt="")
 
 
-def session_get_for_client(*, client, session_id: str, is_test: bool) -> KycSession:
+def session_get_for_client(
+    *, client, session_id: str, is_test: bool, fields: tuple[str, ...] | None = None
+) -> KycSession:
     """The client's own session made in the same environment as the calling key
     (a test key sees test sessions only, a live key live ones); anything else,
-    or a malformed id, is 404."""
+    or a malformed id, is 404. `fields`: load only these columns (a read that
+    presents a known shape)."""
     try:
         pk = uuid.UUID(str(session_id))
     except ValueError:
         raise NotFound("Session not found") from None
     try:
-        return (
-            KycSession.objects.exclude(status=KycSession.Status.FAILED)
-            .defer("raw_result")  # provider debug data, never part of a client answer
-            .get(pk=pk, client=client, is_test=is_test)
-        )
+        sessions = KycSession.objects.exclude(status=KycSession.Status.FAILED)
+        if fields is not None:
+            sessions = sessions.only(*fields)
+        else:
+            sessions = sessions.defer("raw_result")  # provider debug data, never part of a client answer
+        return sessions.get(pk=pk, client=client, is_test=is_test)
     except KycSession.DoesNotExist:
         raise NotFound("Session not found") from None
 

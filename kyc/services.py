@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -72,30 +72,73 @@ def _tally_add(*, client_id, delta: int, is_test: bool) -> None:
     OpenSessionTally.objects.filter(client_id=client_id).update(**{column: F(column) + delta})
 
 
+def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> None:
+    """Count `session` as open (in the live or the test count, by its key), or refuse
+    it over the cap. One conditional UPDATE while under the cap (PostgreSQL re-checks
+    the condition on the locked row, so the cap is exact under concurrent creates);
+    the tally is locked and confirmed only when it is full or missing."""
+    column = "open_test_count" if session.is_test else "open_count"
+    under_cap = OpenSessionTally.objects.filter(client=client, **{f"{column}__lt": limit})
+    if under_cap.update(**{column: F(column) + 1}):
+        return
+    tally = _lock_tally(client)
+    # The tally may include sessions already past expires_at; confirm before refusing.
+    if getattr(tally, column) >= limit and (
+        KycSession.objects.filter(
+            client=client, is_test=session.is_test, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
+        )
+        .exclude(pk=session.pk)[:limit]
+        .count()
+        >= limit
+    ):
+        kind = "test " if session.is_test else ""
+        raise ConcurrentSessionLimit(
+            f"Too many open {kind}sessions: the limit is {limit} pending or processing {kind}sessions per client",
+            headers={"Retry-After": "60"},
+        )
+    _tally_add(client_id=client.pk, delta=1, is_test=session.is_test)
+
+
+def _reserve_in_one_statement(*, client: Client, limit: int, amount: int) -> tuple[bool, bool]:
+    """PostgreSQL: the tally's and the credit account's conditional UPDATEs in one
+    statement, so the two row locks are held for one statement and the commit.
+    Returns (tally counted, credit reserved); a False is decided by the slower
+    path (tally missing or full; account missing or short).
+
+    The same statement turns synchronous_commit off for this transaction only, so
+    its COMMIT releases the row locks without waiting for the WAL flush (which
+    would otherwise serialize every create of a client behind one fsync). Nothing
+    a client sees depends on it: the answer is sent only after a later, synchronous
+    commit of this session (the provider ids, or the failure), and that flush
+    covers this transaction's earlier WAL. A database crash before it loses the
+    whole reservation (row, hold, tally, credit together), never a part of it."""
+    tally_table = OpenSessionTally._meta.db_table
+    credit_sql, credit_params = billing.credit_reserve_sql(
+        client=client, amount=amount, only_if="EXISTS (SELECT 1 FROM tally)"
+    )
+    sql = (
+        f"WITH tally AS (UPDATE {tally_table} SET open_count = open_count + 1 "  # noqa: S608 - names from models
+        f"WHERE client_id = %s AND open_count < %s RETURNING 1), credit AS ({credit_sql}) "
+        "SELECT (SELECT count(*) FROM tally), (SELECT count(*) FROM credit), "
+        "set_config('synchronous_commit', 'off', true)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [client.pk, limit, *credit_params])
+        counted, reserved, _ = cursor.fetchone()
+    return bool(counted), bool(reserved)
+
+
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
-    """Write the session row and its hold while holding the client's tally lock, so
-    the open-session cap and the credit check are exact under concurrent creates.
-    Everything that can be read before the lock is, to keep the lock short.
-    Lock order everywhere: tally, then credit account."""
+    """Write the session row and its hold in one transaction, the open-session cap
+    and the credit checked exactly under concurrent creates. The rows nobody else
+    touches are written first; the client's hot rows (tally, then credit account:
+    the lock order everywhere) last, by conditional UPDATEs right before the commit
+    (on PostgreSQL one statement for both), so their row locks are held briefly."""
     hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
     is_test = api_key.is_test
     limit = open_sessions_limit(client, is_test=is_test)
     now = timezone.now()
     with transaction.atomic():
-        tally = _lock_tally(client)
-        open_count = tally.open_test_count if is_test else tally.open_count
-        # The tally may include sessions already past expires_at; confirm before refusing.
-        if open_count >= limit and (
-            KycSession.objects.filter(
-                client=client, is_test=is_test, status__in=KycSession.OPEN_STATUSES, expires_at__gt=now
-            )[:limit].count()
-            >= limit
-        ):
-            kind = "test " if is_test else ""
-            raise ConcurrentSessionLimit(
-                f"Too many open {kind}sessions: the limit is {limit} pending or processing {kind}sessions per client",
-                headers={"Retry-After": "60"},
-            )
         session = KycSession.objects.create(
             client=client,
             api_key=api_key,
@@ -104,8 +147,17 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
             expires_at=now + settings.SESSION_TTL,
             **data,
         )
-        billing.hold_place(session=session, amount=hold_amount)
-        _tally_add(client_id=client.pk, delta=1, is_test=is_test)
+        if hold_amount is None:
+            _tally_reserve(client=client, limit=limit, session=session, now=now)
+            return session
+        billing.hold_insert(session=session, amount=hold_amount)
+        counted = reserved = False
+        if connection.vendor == "postgresql":
+            counted, reserved = _reserve_in_one_statement(client=client, limit=limit, amount=hold_amount)
+        if not counted:
+            _tally_reserve(client=client, limit=limit, session=session, now=now)
+        if not reserved:
+            billing.credit_reserve(client=client, amount=hold_amount)
     return session
 
 

@@ -9,6 +9,7 @@ request bodies or decrypted data.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -75,13 +76,24 @@ _session_pid: int | None = None
 
 def shared_session() -> requests.Session:
     """One keep-alive session per process (recreated after a fork so workers
-    never share sockets with their parent)."""
+    never share sockets with their parent). The environment's proxy and CA
+    settings are read here, once, not on every call (`trust_env` would re-read
+    them, and look for a .netrc, per request)."""
     global _session, _session_pid
     with _session_lock:
         if _session is None or _session_pid != os.getpid():
-            _session = requests.Session()
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            _session = session
             _session_pid = os.getpid()
         return _session
+
+
+@functools.lru_cache(maxsize=16)
+def _proxies_for(base_url: str) -> dict[str, str]:
+    """The environment's proxies for the provider's host (NO_PROXY applied), per process."""
+    return requests.utils.get_environ_proxies(base_url)
 
 
 def _error_from_body(body: dict) -> InnovatifError | None:
@@ -206,7 +218,11 @@ class InnovatifClient:
     def _exchange(self, url: str, payload: dict) -> dict:
         try:
             response = self.http.post(
-                url, json=seal(payload, self.credentials), timeout=self.timeout, allow_redirects=False
+                url,
+                json=seal(payload, self.credentials),
+                timeout=self.timeout,
+                allow_redirects=False,
+                proxies=_proxies_for(self.base_url),
             )
         except requests.Timeout:
             raise InnovatifUnavailable("timeout", "Provider did not answer in time") from None

@@ -100,6 +100,24 @@ if env("DATABASE_URL", default=""):
     # A reused connection is checked (one `SELECT 1`, only at its first use in a request
     # or task) so a database failover or restart costs no failed request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Server-side parameter binding, and statements run this many times on a
+        # connection prepared by PostgreSQL (psycopg's prepare_threshold; unset =
+        # never). Both off by default: see docs/performance.md for the measurements.
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+            _options["server_side_binding"] = True
+        if env("DB_PREPARE_THRESHOLD", default=""):
+            _options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD")
+        # psycopg's connection pool per process instead of one persistent
+        # connection per thread (Django needs CONN_MAX_AGE 0 with it).
+        if env.bool("DB_POOL", default=False):
+            _options["pool"] = {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            }
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES = {
         "default": {
@@ -291,6 +309,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Client API limits --------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60)
+# Each web process remembers an authenticated API key (and its client) this long,
+# so most requests skip the key lookup; a key revoked or a client suspended
+# elsewhere is refused within this many seconds (at once in the revoking process).
+# 0 turns the cache off.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 MAX_OPEN_SESSIONS = env.int("MAX_OPEN_SESSIONS", default=100)
 # Open (pending/processing) sessions per client made with ts_test_ keys; apart from the live cap.
 MAX_OPEN_TEST_SESSIONS = env.int("MAX_OPEN_TEST_SESSIONS", default=20)
