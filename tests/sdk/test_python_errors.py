@@ -62,7 +62,7 @@ def test_402_no_credits(make_sdk, acme, make_api_key):
     error = caught.value
     assert (error.status, error.code) == (402, "INSUFFICIENT_CREDITS")
     assert error.balance == 0
-    assert error.available is None and error.required is None  # not sent by this server
+    assert (error.available, error.required) == (0, 50)  # why it was refused: nothing available, 50 needed
     assert ts.sleep == []  # a 402 is not retried
 
 
@@ -85,9 +85,8 @@ def test_429_rate_limited_waits_retry_after_then_raises(make_sdk, test_key, sett
     assert impatient.sleep == []  # a wait longer than max_retry_after is not taken
 
 
-def test_429_concurrent_session_limit(make_sdk, acme, test_key):
-    acme.max_open_sessions = 1
-    acme.save(update_fields=["max_open_sessions"])
+def test_429_concurrent_session_limit(make_sdk, acme, test_key, settings):
+    settings.MAX_OPEN_TEST_SESSIONS = 1  # test sessions have their own cap
     ts = make_sdk(test_key, max_retries=0)
     ts.sessions.create(**BODY)
     with pytest.raises(truestack_sdk.ConcurrentSessionLimit) as caught:
