@@ -54,7 +54,7 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+    def get_search_results(self, request, queryset, search_term):
         # `=session_uuid` with a non-UUID term would raise: search usernames only then.
         try:
             uuid.UUID(search_term.strip())
@@ -63,12 +63,12 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
                 return queryset.filter(username__icontains=search_term.strip()), False
         return super().get_search_results(request, queryset, search_term)
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         extra = [path("export/", self.admin_site.admin_view(self.export_csv), name="{}_{}_export".format(*info))]
         return extra + super().get_urls()
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "export_url": reverse("admin:kyc_personaldataaccess_export")}
         return super().changelist_view(request, extra_context)
 
@@ -78,7 +78,7 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
         queryset = self.get_changelist_instance(request).get_queryset(request).order_by("at", "id")
         writer = csv.writer(_Echo())
 
-        def rows():  # type: ignore[no-untyped-def]
+        def rows():
             yield writer.writerow(ACCESS_LOG_CSV_COLUMNS)
             for row in queryset.values_list(
                 "id", "at", "username", "session_uuid", "what", "remote_addr", "detail"
@@ -143,7 +143,7 @@ class SessionPrivacyAdminMixin:
                 detail="session page",
             )
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
         extra = [path("<uuid:session_id>/redact/", wrap(self.redact_view), name="kyc_kycsession_redact")]
         return extra + super().get_urls()  # type: ignore[misc]
