@@ -1,6 +1,7 @@
 """Reads of balances and the ledger (writes live in billing.services)."""
 
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -76,14 +77,15 @@ def clients_low_on_credit(*, sessions: int, limit: int = 20) -> list[dict]:
     rows = (
         CreditAccount.objects.filter(client__status="active", client__allow_overdraft=False)
         .annotate(
-            available=F("balance") - F("held"),
+            # Not `available`: that name is the model's read-only property.
+            left=F("balance") - F("held"),
             price=Coalesce(
                 Subquery(dearest, output_field=IntegerField()), Value(settings.BILLING_DEFAULT_CREDITS_PER_SESSION)
             ),
         )
-        .filter(available__lt=F("price") * sessions)
-        .order_by("available")
-        .values("client_id", "client__code", "client__name", "balance", "held", "available", "price")[:limit]
+        .filter(left__lt=F("price") * sessions)
+        .order_by("left")
+        .values("client_id", "client__code", "client__name", "balance", "held", "price", available=F("left"))[:limit]
     )
     return [{**row, "sessions_left": max(row["available"], 0) // max(row["price"], 1)} for row in rows]
 
@@ -94,11 +96,12 @@ ADDED_KINDS = (LedgerEntry.Kind.TOPUP, LedgerEntry.Kind.INCLUDED)
 def credits_per_month(*, since: datetime, tz, client_id=None) -> dict[date, dict[str, int]]:
     """{first day of the local month: {added, used, billed}}: top-ups and included
     credits added, credits used by sessions (net of refunds), sessions billed."""
-    rows = LedgerEntry.objects.filter(created_at__gte=since)
+    entries = LedgerEntry.objects.filter(created_at__gte=since)
     if client_id is not None:
-        rows = rows.filter(client_id=client_id)
-    rows = (
-        rows.annotate(month=TruncMonth("created_at", tzinfo=tz))
+        entries = entries.filter(client_id=client_id)
+    # Any rows: the stubs type them as TypedDicts, whose keys cannot be popped.
+    rows: QuerySet[Any] = (
+        entries.annotate(month=TruncMonth("created_at", tzinfo=tz))
         .values("month")
         .order_by("month")
         .annotate(
@@ -118,9 +121,11 @@ def _as_date(value) -> date:
 
 def account_summary(*, client) -> dict[str, int]:
     """Balance, held, available and month-to-date usage of a client: one query."""
+    mtd = month_to_date_subqueries("client_id")
     row = (
         CreditAccount.objects.filter(client_id=getattr(client, "pk", client))
-        .annotate(**month_to_date_subqueries("client_id"))
+        # Named here so that the names passed to values() are known to be annotations.
+        .annotate(billing_mtd_sessions=mtd["billing_mtd_sessions"], billing_mtd_credits=mtd["billing_mtd_credits"])
         .values("balance", "held", "billing_mtd_sessions", "billing_mtd_credits")
         .first()
     )

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -459,7 +459,7 @@ class KycSessionAdmin(SessionPrivacyAdminMixin, CsvExportAdminMixin, admin.Model
             self.message_user(request, f"Webhook queued for immediate resend to {delivery.url}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:kyc_kycsession_change", args=[session.pk]))
 
-    def image_view(self, request: HttpRequest, object_id: uuid.UUID, kind: str) -> HttpResponse:
+    def image_view(self, request: HttpRequest, object_id: uuid.UUID, kind: str) -> FileResponse:
         session = self._session_or_404(request, object_id)
         if not request.user.has_perm("kyc.view_session_images"):
             raise PermissionDenied

@@ -49,7 +49,7 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+    def get_search_results(self, request, queryset, search_term):
         # `=session_uuid` with a non-UUID term would raise: search usernames only then.
         try:
             uuid.UUID(search_term.strip())
@@ -58,12 +58,12 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
                 return queryset.filter(username__icontains=search_term.strip()), False
         return super().get_search_results(request, queryset, search_term)
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         extra = [path("export/", self.admin_site.admin_view(self.export_csv), name="{}_{}_export".format(*info))]
         return extra + super().get_urls()
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "export_url": reverse("admin:kyc_personaldataaccess_export")}
         return super().changelist_view(request, extra_context)
 
@@ -130,7 +130,7 @@ class SessionPrivacyAdminMixin:
                 detail="session page",
             )
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
         extra = [path("<uuid:session_id>/redact/", wrap(self.redact_view), name="kyc_kycsession_redact")]
         return extra + super().get_urls()  # type: ignore[misc]

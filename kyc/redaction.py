@@ -27,7 +27,7 @@ from . import presenters
 from .documents import images_delete
 from .models import KycSession, PersonalDataAccess, ProviderCallback
 from .privacy import personal_data_access_record, redacted_values
-from .selectors import sessions_images_due, sessions_personal_data_due, sessions_redaction_stalled
+from .selectors import EndedSession, sessions_images_due, sessions_personal_data_due, sessions_redaction_stalled
 from .services import session_event_record
 
 logger = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ class RetentionRun:
     images_removed: int = 0
     redacted: int = 0
     retried: int = 0
-    images_due: list[KycSession] = field(default_factory=list)
-    personal_data_due: list[KycSession] = field(default_factory=list)
+    images_due: list[EndedSession] = field(default_factory=list)
+    personal_data_due: list[EndedSession] = field(default_factory=list)
 
 
 def retention_run(*, dry_run: bool = False, batch_size: int | None = None) -> RetentionRun:
@@ -146,8 +146,8 @@ def retention_run(*, dry_run: bool = False, batch_size: int | None = None) -> Re
     for session in run.images_due:
         if session.pk not in personal:
             run.images_removed += int(session_images_remove(session=session))
-    for session in sessions_redaction_stalled(now=now)[:limit]:
-        run.retried += int(session_redact(session_id=session.pk))
+    for stalled in sessions_redaction_stalled(now=now)[:limit]:
+        run.retried += int(session_redact(session_id=stalled.pk))
     logger.info(
         "retention: %d sessions redacted, images removed from %d, %d stalled redactions finished",
         run.redacted,

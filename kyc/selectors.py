@@ -1,5 +1,6 @@
 import uuid
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet
@@ -9,6 +10,17 @@ from django.utils import timezone
 from truestack.errors import NotFound
 
 from .models import KycSession, ProviderCallback, ProviderCheck, RetentionPolicy
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _EndedAt(TypedDict):
+    ended_at: datetime
+
+
+# A final session annotated with when it ended (see `_ended`).
+EndedSession: TypeAlias = "WithAnnotations[KycSession, _EndedAt]"
 
 # A redaction still pending after this long (lost task) is finished by the retention job.
 PENDING_RETRY_AFTER = timedelta(minutes=10)
@@ -84,11 +96,12 @@ def sessions_dashboard_counts(*, today_start: datetime, month_start: datetime, n
 
 def sessions_per_day(*, since: datetime, tz, client_id=None) -> dict[date, dict[str, int]]:
     """{local day: {approved, rejected, expired, created}} from `since`, one GROUP BY."""
-    rows = KycSession.objects.filter(created_at__gte=since)
+    sessions = KycSession.objects.filter(created_at__gte=since)
     if client_id is not None:
-        rows = rows.filter(client_id=client_id)
-    rows = (
-        rows.annotate(day=TruncDate("created_at", tzinfo=tz))
+        sessions = sessions.filter(client_id=client_id)
+    # Any rows: the stubs type them as TypedDicts, whose keys cannot be popped.
+    rows: QuerySet[Any] = (
+        sessions.annotate(day=TruncDate("created_at", tzinfo=tz))
         .values("day")
         .order_by("day")
         .annotate(
@@ -103,7 +116,7 @@ def sessions_per_day(*, since: datetime, tz, client_id=None) -> dict[date, dict[
 
 def sessions_per_month(*, since: datetime, tz, client_id) -> dict[date, dict[str, int]]:
     """{first day of the local month: {created, approved, rejected}} for a client."""
-    rows = (
+    rows: QuerySet[Any] = (
         KycSession.objects.filter(created_at__gte=since, client_id=client_id, is_test=False)
         .annotate(month=TruncMonth("created_at", tzinfo=tz))
         .values("month")
@@ -150,13 +163,13 @@ def _due(*, now: datetime, days_field: str, default_days: int) -> Q:
     return due
 
 
-def _ended() -> QuerySet[KycSession]:
+def _ended() -> "QuerySet[EndedSession]":
     return KycSession.objects.filter(status__in=KycSession.FINAL_STATUSES).annotate(
         ended_at=Coalesce("completed_at", "expires_at")
     )
 
 
-def sessions_images_due(*, now: datetime | None = None) -> QuerySet[KycSession]:
+def sessions_images_due(*, now: datetime | None = None) -> "QuerySet[EndedSession]":
     now = now or timezone.now()
     return (
         _ended()
@@ -166,7 +179,7 @@ def sessions_images_due(*, now: datetime | None = None) -> QuerySet[KycSession]:
     )
 
 
-def sessions_personal_data_due(*, now: datetime | None = None) -> QuerySet[KycSession]:
+def sessions_personal_data_due(*, now: datetime | None = None) -> "QuerySet[EndedSession]":
     now = now or timezone.now()
     return (
         _ended()

@@ -36,10 +36,14 @@ def client_summary(*, client: Client) -> dict:
     )
     for row in months:
         row.update({"approved": 0, "rejected": 0, "created": 0, **sessions.get(row["month"], {})})
-    recent = list(kyc_selectors.sessions_recent_for_client(client_id=client.pk))
-    for session in recent:
-        session.admin_url = reverse("admin:kyc_kycsession_change", args=[session.pk])
-        session.created_local = local_datetime(session.created_at)
+    recent = [
+        {
+            "session": session,
+            "admin_url": reverse("admin:kyc_kycsession_change", args=[session.pk]),
+            "created_local": local_datetime(session.created_at),
+        }
+        for session in kyc_selectors.sessions_recent_for_client(client_id=client.pk)
+    ]
     return {
         "account": billing_selectors.account_summary(client=client),
         "months": months[::-1],

@@ -59,7 +59,8 @@ def _transaction_or_404(onboarding_id: str) -> SandboxTransaction:
 
 # The imitation of the provider's own page (inline script and style, as a provider
 # page would have): outside TrueStack's Content-Security-Policy.
-@csp_exempt()
+# django-csp types views as taking only the request; its wrapper passes URL arguments on.
+@csp_exempt()  # type: ignore[arg-type]
 @never_cache
 @require_http_methods(["GET", "POST"])
 def onboarding(request, onboarding_id: str):

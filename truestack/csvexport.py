@@ -3,12 +3,15 @@ chunks and written as they come, so 100,000 rows never sit in memory at once."""
 
 import csv
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.template.response import _TemplateForResponseT
 
 CHUNK_SIZE = 2000
 # A cell starting with one of these is a formula to a spreadsheet: quote it.
@@ -50,7 +53,8 @@ class CsvExportAdminMixin:
     and `csv_exported` (called before streaming, e.g. to log the export)."""
 
     csv_name = "export"
-    change_list_template = "admin/ts_export_change_list.html"
+    # Typed as ModelAdmin's, which it overrides in the admin classes that mix it in.
+    change_list_template: ClassVar["_TemplateForResponseT | None"] = "admin/ts_export_change_list.html"
 
     def csv_columns(self, request: HttpRequest) -> list[Column]:
         raise NotImplementedError

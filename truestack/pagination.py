@@ -27,7 +27,8 @@ class ClientCursorPagination(CursorPagination):
         # a crafted cursor must not reach the database with a value of another kind.
         if cursor is not None and cursor.position is not None:
             try:
-                position = parse_datetime(cursor.position) or parse_date(cursor.position)
+                # The stubs type `position` as int; DRF decodes it from the query string, a str.
+                position = parse_datetime(cursor.position) or parse_date(cursor.position)  # type: ignore[arg-type]
             except ValueError:
                 position = None
             if position is None:

@@ -1,4 +1,5 @@
 import json
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,6 +16,12 @@ from truestack.formats import iso_utc
 from .models import Attempt, Delivery, EndpointHealth, Event
 from .selectors import window_hours
 from .services import delivery_resend
+
+if TYPE_CHECKING:
+    # What the mixins below are mixed into (their super() calls reach it).
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
 def _pretty_body(body) -> str:
@@ -50,7 +57,7 @@ class ReadOnlyMixin:
 PERSONAL_DATA_PERMISSION = "kyc.view_session_images"
 
 
-class BodyNeedsPersonalDataPermission:
+class BodyNeedsPersonalDataPermission(_ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         if request.user.has_perm(PERSONAL_DATA_PERMISSION):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -213,7 +214,8 @@ def failing_filter(*, now: datetime) -> Q:
 def failing_endpoints(*, now: datetime, limit: int = 20) -> list[dict]:
     """Per client and receiver URL: deliveries retrying and failed recently, with
     the time of the last attempt: one GROUP BY query."""
-    return list(
+    # Any rows: the stubs type them as TypedDicts, which are not dicts to mypy.
+    rows: QuerySet[Any] = (
         Delivery.objects.filter(failing_filter(now=now))
         .values("event__client_id", "event__client__code", "url")
         .annotate(
@@ -223,6 +225,7 @@ def failing_endpoints(*, now: datetime, limit: int = 20) -> list[dict]:
         )
         .order_by("-retrying", "-failed", "event__client__code")[:limit]
     )
+    return list(rows)
 
 
 def events_for_session(*, session_id) -> list[Event]:

@@ -181,7 +181,7 @@ STRICT_CONTENT_SECURITY_POLICY = {
     }
 }
 # None sends no header (development); production settings send the strict policy.
-CONTENT_SECURITY_POLICY = None
+CONTENT_SECURITY_POLICY: dict[str, Any] | None = None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
