@@ -11,6 +11,7 @@ from truestack_sdk import types as py_types
 from .conftest import REPO
 
 SCHEMAS = [
+    "SessionBilling",
     "SessionCreateRequest",
     "SessionCreated",
     "SessionDetail",
@@ -26,6 +27,7 @@ SCHEMAS = [
     "WebhookEvent",
     "WebhookEventData",
     "WebhookOcrData",
+    "WebhookRedactedEvent",
 ]
 TS_NAMES = {"Error": "ErrorEnvelope"}
 

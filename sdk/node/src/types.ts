@@ -40,6 +40,15 @@ export interface DocumentLinks {
   best_frame: string | null;
 }
 
+export type RedactionState = "pending" | "redacted";
+
+export interface SessionBilling {
+  /** Credits charged (10 credits = RM 1). */
+  credits: number;
+  tier: string;
+  billed_at: string;
+}
+
 export interface SessionSummary {
   id: string;
   status: SessionStatus;
@@ -51,6 +60,9 @@ export interface SessionSummary {
   created_at: string;
   updated_at: string;
   expires_at: string;
+  /** Only once a redaction was asked for. */
+  redacted?: boolean;
+  redaction?: RedactionState;
 }
 
 export interface SessionDetail {
@@ -64,10 +76,19 @@ export interface SessionDetail {
   created_at: string;
   updated_at: string;
   expires_at: string;
+  /** null for test-mode sessions and sessions not (yet) billed. */
+  billing: SessionBilling | null;
+  /** Only once a redaction was asked for. */
+  redacted?: boolean;
+  redaction?: RedactionState;
   /** Only when status is "completed". */
   ocr_result?: OcrResult;
   /** Only when status is "completed". */
   documents?: DocumentLinks;
+  /** Only when status is "completed". */
+  reject_message?: string | null;
+  /** Only when status is "completed". */
+  verification?: Verification;
 }
 
 export interface ExtractedDocument {
@@ -97,6 +118,10 @@ export interface SessionRefresh {
   result: SessionResult | null;
   reject_message: string | null;
   refreshed: boolean;
+  /** Absent when `error` is present. */
+  billing?: SessionBilling | null;
+  redacted?: boolean;
+  redaction?: RedactionState;
   message?: string;
   error?: string;
   document?: ExtractedDocument;
@@ -121,6 +146,8 @@ export interface InsufficientCreditsError {
   error: "INSUFFICIENT_CREDITS";
   message: string;
   balance: number;
+  available?: number;
+  required?: number;
 }
 
 export interface WebhookOcrData {
@@ -145,6 +172,12 @@ export interface WebhookEventData {
   /** 0 to 1. */
   liveness_score: number | null;
   metadata: Record<string, unknown>;
+  /** True in kyc.session.redacted and in bodies stored after a redaction. */
+  redacted?: boolean;
+  /** Absent from events recorded before it was added. */
+  updated_at?: string;
+  /** null for test-mode, expired and not (yet) billed sessions. */
+  billing?: SessionBilling | null;
 }
 
 export interface WebhookEvent {
@@ -152,6 +185,17 @@ export interface WebhookEvent {
   event: "kyc.session.completed" | "kyc.session.expired";
   timestamp: string;
   data: WebhookEventData;
+  /** Per-session, increasing: ignore one not above the last applied. */
+  sequence?: number;
+}
+
+export interface WebhookRedactedEvent {
+  id: string;
+  event: "kyc.session.redacted";
+  timestamp: string;
+  /** Personal fields read "[redacted]"; data.redacted is true. */
+  data: WebhookEventData;
+  sequence?: number;
 }
 
 // Account and events: not in the published OpenAPI yet; these name what every answer is

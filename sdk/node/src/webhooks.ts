@@ -3,7 +3,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 import { WebhookVerificationError } from "./errors.js";
-import type { WebhookEvent } from "./types.js";
+import type { WebhookEvent, WebhookRedactedEvent } from "./types.js";
 
 export const DEFAULT_TOLERANCE = 300;
 
@@ -85,7 +85,7 @@ export function verifyWebhook(
   body: Uint8Array | string,
   headers: HeadersLike,
   options: VerifyOptions,
-): WebhookEvent {
+): WebhookEvent | WebhookRedactedEvent {
   const { apiKey, secret, tolerance = DEFAULT_TOLERANCE, now } = options;
   if (apiKey === undefined && secret === undefined) throw new TypeError("give apiKey, secret or both");
   const raw = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body);
@@ -100,5 +100,5 @@ export function verifyWebhook(
   if (!event || typeof event !== "object" || Array.isArray(event)) {
     throw new WebhookVerificationError("body is not a JSON object");
   }
-  return event as WebhookEvent;
+  return event as WebhookEvent | WebhookRedactedEvent;
 }

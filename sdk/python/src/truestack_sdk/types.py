@@ -41,25 +41,6 @@ class DocumentLinks(TypedDict):
     best_frame: str | None
 
 
-class SessionSummary(TypedDict):
-    id: str
-    status: str
-    result: str | None
-    document_name: str
-    document_number: str
-    document_type: str
-    metadata: dict[str, Any]
-    created_at: str
-    updated_at: str
-    expires_at: str
-
-
-class SessionDetail(SessionSummary, total=False):
-    # Only when status is "completed".
-    ocr_result: OcrResult
-    documents: DocumentLinks
-
-
 class ExtractedDocument(TypedDict):
     full_name: str | None
     id_number: str | None
@@ -79,6 +60,47 @@ class Verification(TypedDict):
     liveness_passed: bool | None
 
 
+class SessionBilling(TypedDict):
+    credits: int
+    tier: str
+    billed_at: str
+
+
+class _SessionSummaryRequired(TypedDict):
+    id: str
+    status: str
+    result: str | None
+    document_name: str
+    document_number: str
+    document_type: str
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    expires_at: str
+
+
+class SessionSummary(_SessionSummaryRequired, total=False):
+    # Only once a redaction was asked for.
+    redacted: bool
+    redaction: str
+
+
+class _SessionDetailRequired(_SessionSummaryRequired):
+    # None for test-mode sessions and sessions not (yet) billed.
+    billing: SessionBilling | None
+
+
+class SessionDetail(_SessionDetailRequired, total=False):
+    # Only once a redaction was asked for.
+    redacted: bool
+    redaction: str
+    # Only when status is "completed".
+    ocr_result: OcrResult
+    documents: DocumentLinks
+    reject_message: str | None
+    verification: Verification
+
+
 class _SessionRefreshRequired(TypedDict):
     id: str
     ref_id: str
@@ -89,6 +111,10 @@ class _SessionRefreshRequired(TypedDict):
 
 
 class SessionRefresh(_SessionRefreshRequired, total=False):
+    # Absent when `error` is present; None for test-mode and not (yet) billed sessions.
+    billing: SessionBilling | None
+    redacted: bool
+    redaction: str
     message: str
     error: str
     document: ExtractedDocument
@@ -108,8 +134,13 @@ class Error(TypedDict):
     message: str
 
 
-class InsufficientCreditsError(Error):
+class _InsufficientCreditsRequired(Error):
     balance: float
+
+
+class InsufficientCreditsError(_InsufficientCreditsRequired, total=False):
+    available: int
+    required: int
 
 
 class WebhookOcrData(TypedDict):
@@ -121,7 +152,7 @@ class WebhookOcrData(TypedDict):
     date_of_birth: str | None
 
 
-class WebhookEventData(TypedDict):
+class _WebhookEventDataRequired(TypedDict):
     session_id: str
     ref_id: str
     status: str
@@ -134,11 +165,28 @@ class WebhookEventData(TypedDict):
     metadata: dict[str, Any]
 
 
-class WebhookEvent(TypedDict):
+class WebhookEventData(_WebhookEventDataRequired, total=False):
+    # True in kyc.session.redacted and in bodies stored after a redaction.
+    redacted: bool
+    # Absent from events recorded before these fields were added.
+    updated_at: str
+    billing: SessionBilling | None
+
+
+class _WebhookEventRequired(TypedDict):
     id: str
     event: str
     timestamp: str
     data: WebhookEventData
+
+
+class WebhookEvent(_WebhookEventRequired, total=False):
+    # Per-session, increasing; absent from events recorded before it was added.
+    sequence: int
+
+
+class WebhookRedactedEvent(WebhookEvent):
+    """`kyc.session.redacted`: personal fields read "[redacted]", data.redacted is true."""
 
 
 # Account and events: their schemas are not in the published OpenAPI yet, so these
