@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing import selectors as billing_selectors
 from billing.admin import (
+    BillingProfileInline,
     LedgerEntryInline,
     PricingTierInline,
     annotate_clients,
@@ -61,7 +62,7 @@ def client_summary(*, client: Client) -> dict:
 @admin.register(Client)
 class ClientWithBillingAdmin(ClientAdmin):
     list_display = ("code", "name", "status", "overdraft", balance_display, mtd_usage_display, "created_at")
-    inlines = (ApiKeyInline, PricingTierInline, LedgerEntryInline)
+    inlines = (ApiKeyInline, PricingTierInline, BillingProfileInline, LedgerEntryInline)
     change_form_template = "admin/portal/client_change_form.html"
 
     def get_queryset(self, request):

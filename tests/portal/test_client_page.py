@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -130,3 +131,15 @@ def test_client_page_shows_webhook_endpoint_health(admin_client, funded_acme):
     page = _change(admin_client, funded_acme).content.decode()
     assert 'id="ts-endpoint-health"' in page
     assert "down.acme.example" in page and "Webhook endpoints (last 24 hours)" in page
+
+
+def test_billing_profile_is_on_the_client_page_for_finance_only(client, funded_acme, django_user_model):
+    finance = django_user_model.objects.create_user("fin-page", password="x", is_staff=True)
+    finance.groups.add(Group.objects.get(name="finance"))
+    ops = django_user_model.objects.create_user("ops-page", password="x", is_staff=True)
+    ops.groups.add(Group.objects.get(name="ops"))
+    url = reverse("admin:clients_client_change", args=[funded_acme.pk])
+    client.force_login(finance)
+    assert "Billing profile" in client.get(url).content.decode()
+    client.force_login(ops)
+    assert "Billing profile" not in client.get(url).content.decode()
