@@ -520,10 +520,10 @@ session_create = extend_schema(
     "at the provider and returns the `onboarding_url` to send the end user to. Test keys (`ts_test_`) use the "
     "sandbox and are never billed.",
     request=SessionCreateRequestSerializer,
-    parameters=[_IDEMPOTENCY_KEY, _REPLAYED, *rate_limit_headers(201, 400, 402, 409, 415, 422, 429, 502)],
+    parameters=[_IDEMPOTENCY_KEY, _REPLAYED, *rate_limit_headers(201, 400, 402, 409, 415, 422, 429, 502, 503)],
     responses={
         201: OpenApiResponse(SessionCreatedSerializer, description="Session created."),
-        **error_responses(400, 401, 402, 409, 413, 415, 422, 429, 502, examples=CREATE_ERROR_EXAMPLES),
+        **error_responses(400, 401, 402, 409, 413, 415, 422, 429, 502, 503, examples=CREATE_ERROR_EXAMPLES),
     },
     examples=[CREATE_REQUEST_EXAMPLE, CREATED_EXAMPLE],
 )
@@ -552,10 +552,10 @@ session_refresh = extend_schema(
     "`verification` and fresh image URLs, at no charge. When the provider cannot be reached the answer is "
     "200 with `refreshed: false` and `error`. Call it at most every 10-30 seconds per session. No body.",
     request=None,
-    parameters=[_SESSION_ID, *rate_limit_headers(200, 404, 429)],
+    parameters=[_SESSION_ID, *rate_limit_headers(200, 404, 429, 503)],
     responses={
         200: OpenApiResponse(SessionRefreshSerializer, description="Refreshed, already final, or provider error."),
-        **error_responses(401, 404, 413, 429, examples=NOT_FOUND),
+        **error_responses(401, 404, 413, 429, 503, examples=NOT_FOUND),
     },
     examples=REFRESH_EXAMPLES,
 )

@@ -101,6 +101,8 @@ _DESCRIPTIONS = {
     429: "Too many requests (`RATE_LIMITED`) or too many open sessions (`CONCURRENT_SESSION_LIMIT`); "
     "wait `Retry-After` seconds.",
     502: "The KYC provider refused or could not be reached (`GATEWAY_ERROR`); nothing was charged.",
+    503: "Every provider call of this server is busy (`PROVIDER_BUSY`); nothing was written or charged: "
+    "retry after `Retry-After` seconds.",
 }
 
 

@@ -12,9 +12,9 @@ from django.core.management import call_command
 COMMITTED = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
 OPERATIONS = {
     ("/api/v1/kyc/sessions", "get"): {"200", "400", "401", "429"},
-    ("/api/v1/kyc/sessions", "post"): {"201", "400", "401", "402", "409", "413", "415", "422", "429", "502"},
+    ("/api/v1/kyc/sessions", "post"): {"201", "400", "401", "402", "409", "413", "415", "422", "429", "502", "503"},
     ("/api/v1/kyc/sessions/{session_id}", "get"): {"200", "401", "404", "429"},
-    ("/api/v1/kyc/sessions/{session_id}", "post"): {"200", "401", "404", "413", "429"},
+    ("/api/v1/kyc/sessions/{session_id}", "post"): {"200", "401", "404", "413", "429", "503"},
     ("/api/v1/kyc/sessions/{session_id}/documents/{kind}", "get"): {"200", "302", "401", "404", "410", "429"},
     ("/api/v1/kyc/sessions/{session_id}/redact", "post"): {"202", "401", "404", "409", "413", "429"},
     ("/api/v1/events", "get"): {"200", "400", "401", "429"},
