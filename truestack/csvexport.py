@@ -57,7 +57,9 @@ class CsvExportAdminMixin:
     change_list_template: ClassVar["_TemplateForResponseT | None"] = "admin/ts_export_change_list.html"
 
     def csv_columns(self, request: HttpRequest) -> list[Column]:
-        raise NotImplementedError
+        # Abstract: each admin that mixes this in lists its own columns (an ABC cannot be
+        # used here: ModelAdmin's metaclass is not ABCMeta).
+        raise NotImplementedError(f"{type(self).__name__} must define csv_columns()")
 
     def csv_queryset(self, request: HttpRequest, queryset):
         return queryset

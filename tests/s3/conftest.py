@@ -54,7 +54,7 @@ def s3_server():
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
     except ImportError as exc:  # pragma: no cover - moto is in requirements.txt
-        pytest.skip(f"no S3 test server: moto[server] is not installed ({exc})")
+        pytest.skip(f"no S3 test server: moto[s3] and flask are not installed (requirements.txt) ({exc})")
 
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
