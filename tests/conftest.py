@@ -1,3 +1,6 @@
+import gc
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -94,11 +97,25 @@ def provider(live_server, settings):
     settings.INNOVATIF_BASE_URL = settings.SANDBOX_BASE_URL
     settings.SANDBOX_CALLBACK_URL_PREFIX = base
     yield live_server
-    # Keep-alive connections would keep live-server threads (and their DB
-    # connections) around after the test.
+    live_server_quiesce()
+
+
+def live_server_quiesce():
+    """Close the server's own keep-alive connections to itself (provider calls,
+    sandbox callbacks) and let every request thread finish before the next test:
+    a thread still running would share the (SQLite in-memory) database connection
+    with the next test's setup and fail it with "database table is locked"."""
     from kyc.innovatif.client import shared_session
+    from sandbox import services as sandbox_services
 
     shared_session().close()
+    sandbox_services._http.close()
+    gc.collect()  # sockets of dropped responses still waiting in reference cycles
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name and thread.is_alive() for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture

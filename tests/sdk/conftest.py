@@ -2,9 +2,7 @@
 provider, sessions completed through the sandbox over HTTP, webhooks delivered by
 the real delivery task to a local receiver."""
 
-import gc
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,22 +32,6 @@ def live_sandbox(settings, provider):
     settings.INNOVATIF_CONNECT_TIMEOUT = 2.0
     settings.INNOVATIF_READ_TIMEOUT = 10.0
     yield provider
-    # Close the server's own keep-alive connections to itself (provider calls, sandbox
-    # callbacks). Those of clients that already went away (node and example
-    # subprocesses, closed SDK sessions) end their request threads asynchronously: let
-    # them all finish before the live server stops, so none touches the database
-    # connection after it.
-    from kyc.innovatif.client import shared_session
-    from sandbox import services as sandbox_services
-
-    shared_session().close()
-    sandbox_services._http.close()
-    gc.collect()  # sockets of dropped responses still waiting in reference cycles
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(
-        "process_request_thread" in thread.name and thread.is_alive() for thread in threading.enumerate()
-    ):
-        time.sleep(0.05)
 
 
 @pytest.fixture
