@@ -339,7 +339,7 @@ INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS = env.bool("INNOVATIF_ALLOW_PLAINTEXT_CALLBA
 # means REMOTE_ADDR), and callbacks per minute per source address (0 = no limit).
 INNOVATIF_CALLBACK_ALLOWED_IPS = env.list("INNOVATIF_CALLBACK_ALLOWED_IPS", default=[])
 INNOVATIF_CALLBACK_CLIENT_IP_HEADER = env("INNOVATIF_CALLBACK_CLIENT_IP_HEADER", default="")
-INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE = env.int("INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE", default=600)
+INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE = env.int("INNOVATIF_CALLBACK_RATE_LIMIT_PER_MINUTE", default=6000)
 # A stored callback that fails to apply is retried this many times, then parked.
 CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=5)
 # Refused callbacks (forged, broken) are deleted after this long.
@@ -347,8 +347,8 @@ CALLBACK_REFUSED_RETENTION = timedelta(days=env.int("CALLBACK_REFUSED_RETENTION_
 # Provider calls in flight at once per web process (create, refresh); a request that
 # finds them all busy waits up to PROVIDER_CALL_WAIT_SECONDS, then answers 503
 # PROVIDER_BUSY with Retry-After, so a slow provider cannot take every web thread.
-PROVIDER_MAX_CONCURRENT_CALLS = env.int("PROVIDER_MAX_CONCURRENT_CALLS", default=4)
-PROVIDER_CALL_WAIT_SECONDS = env.float("PROVIDER_CALL_WAIT_SECONDS", default=0.05)
+PROVIDER_MAX_CONCURRENT_CALLS = env.int("PROVIDER_MAX_CONCURRENT_CALLS", default=6)
+PROVIDER_CALL_WAIT_SECONDS = env.float("PROVIDER_CALL_WAIT_SECONDS", default=0.2)
 # Sessions with no callback for this long are polled at the provider.
 KYC_POLL_AFTER = timedelta(seconds=env.int("KYC_POLL_AFTER_SECONDS", default=300))
 KYC_POLL_BATCH_SIZE = env.int("KYC_POLL_BATCH_SIZE", default=20)
