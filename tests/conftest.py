@@ -15,8 +15,9 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` need real row locks; on SQLite they are reported
     as skipped with the reason, and CI runs them on PostgreSQL."""
     from django.conf import settings
+    from django.db import connection
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         marker = pytest.mark.skipif(True, reason="needs PostgreSQL: set DATABASE_URL (CI does)")
         for item in items:
             if "postgres" in item.keywords:

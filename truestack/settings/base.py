@@ -97,10 +97,12 @@ TEMPLATES = [
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # A reused connection is checked (one `SELECT 1`, only at its first use in a request
-    # or task) so a database failover or restart costs no failed request.
+    # A reused connection is checked at its first use in a request or task, so a
+    # database failover or restart costs no failed request. TrueStack's backend checks
+    # the socket first and sends `SELECT 1` only when the server has said something.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "truestack.db.postgresql"
         # Server-side parameter binding, and statements run this many times on a
         # connection prepared by PostgreSQL (psycopg's prepare_threshold; unset =
         # never). Both off by default: see docs/performance.md for the measurements.
