@@ -5,12 +5,14 @@ import logging
 import secrets
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -99,19 +101,28 @@ def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> N
     _tally_add(client_id=client.pk, delta=1, is_test=session.is_test)
 
 
-def _reserve_in_one_statement(*, client: Client, limit: int, amount: int) -> tuple[bool, bool]:
-    """PostgreSQL: the tally's and the credit account's conditional UPDATEs in one
-    statement, so the two row locks are held for one statement and the commit.
-    Returns (tally counted, credit reserved); a False is decided by the slower
-    path (tally missing or full; account missing or short).
+class _ReservationRefused(Exception):
+    """The one-statement reservation was refused; nothing was written."""
 
-    The same statement turns synchronous_commit off for this transaction only, so
-    its COMMIT releases the row locks without waiting for the WAL flush (which
-    would otherwise serialize every create of a client behind one fsync). Nothing
-    a client sees depends on it: the answer is sent only after a later, synchronous
-    commit of this session (the provider ids, or the failure), and that flush
-    covers this transaction's earlier WAL. A database crash before it loses the
-    whole reservation (row, hold, tally, credit together), never a part of it."""
+
+def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
+    """PostgreSQL: the tally's and the credit account's conditional UPDATEs in one
+    statement, sent in one round trip with the COMMIT (a psycopg pipeline), so the
+    client's two hot rows are locked only while the server runs the statement and
+    the commit; no Python runs in between, however busy this process is. Call it
+    last in the outermost transaction: it commits.
+
+    When either UPDATE finds nothing to do (cap reached, credit short, tally or
+    account missing) the statement raises, the transaction is rolled back, and
+    _ReservationRefused is raised: the locked path decides and explains.
+
+    The statement turns synchronous_commit off for this transaction only, so its
+    COMMIT releases the row locks without waiting for the WAL flush (which would
+    otherwise serialize every create of a client behind one fsync). Nothing a client
+    sees depends on it: the answer is sent only after a later, synchronous commit of
+    this session (the provider ids, or the failure), and that flush covers this
+    transaction's earlier WAL. A database crash before it loses the whole reservation
+    (row, hold, tally, credit together), never a part of it."""
     tally_table = OpenSessionTally._meta.db_table
     credit_sql, credit_params = billing.credit_reserve_sql(
         client=client, amount=amount, only_if="EXISTS (SELECT 1 FROM tally)"
@@ -119,13 +130,34 @@ def _reserve_in_one_statement(*, client: Client, limit: int, amount: int) -> tup
     sql = (
         f"WITH tally AS (UPDATE {tally_table} SET open_count = open_count + 1 "  # noqa: S608 - names from models
         f"WHERE client_id = %s AND open_count < %s RETURNING 1), credit AS ({credit_sql}) "
-        "SELECT (SELECT count(*) FROM tally), (SELECT count(*) FROM credit), "
-        "set_config('synchronous_commit', 'off', true)"
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM credit) "
+        "THEN set_config('synchronous_commit', 'off', true) = 'off' "
+        "ELSE truestack_reservation_refused() END"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [client.pk, limit, *credit_params])
-        counted, reserved, _ = cursor.fetchone()
-    return bool(counted), bool(reserved)
+    raw = connection.connection
+    try:
+        # Without pipeline support in libpq (before 14) the COMMIT follows in its own round trip.
+        pipeline = raw.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+        with pipeline, connection.cursor() as cursor:
+            cursor.execute(sql, [client.pk, limit, *credit_params])
+            raw.commit()
+    except (psycopg.Error, DatabaseError) as exc:
+        # psycopg's own error from the pipeline's COMMIT, or Django's wrapping of it.
+        cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+        if not (isinstance(cause, psycopg.errors.RaiseException) and "reservation refused" in str(cause)):
+            raise
+        raise _ReservationRefused from None
+
+
+def _session_insert(*, client: Client, api_key: ApiKey, data: dict, now) -> KycSession:
+    return KycSession.objects.create(
+        client=client,
+        api_key=api_key,
+        is_test=api_key.is_test,
+        ref_id=ref_id_generate(client=client),
+        expires_at=now + settings.SESSION_TTL,
+        **data,
+    )
 
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
@@ -133,30 +165,26 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     and the credit checked exactly under concurrent creates. The rows nobody else
     touches are written first; the client's hot rows (tally, then credit account:
     the lock order everywhere) last, by conditional UPDATEs right before the commit
-    (on PostgreSQL one statement for both), so their row locks are held briefly."""
+    (on PostgreSQL one statement sent with the COMMIT), so their row locks are held
+    briefly. A refusal there, or any other database, takes the locked path, which
+    also counts out sessions past their expiry before refusing over the cap."""
     hold_amount = None if api_key.is_test else billing.hold_amount_for(client=client)
-    is_test = api_key.is_test
-    limit = open_sessions_limit(client, is_test=is_test)
+    limit = open_sessions_limit(client, is_test=api_key.is_test)
     now = timezone.now()
-    with transaction.atomic():
-        session = KycSession.objects.create(
-            client=client,
-            api_key=api_key,
-            is_test=api_key.is_test,
-            ref_id=ref_id_generate(client=client),
-            expires_at=now + settings.SESSION_TTL,
-            **data,
-        )
-        if hold_amount is None:
-            _tally_reserve(client=client, limit=limit, session=session, now=now)
+    if hold_amount is not None and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        try:
+            with transaction.atomic():
+                session = _session_insert(client=client, api_key=api_key, data=data, now=now)
+                billing.hold_insert(session=session, amount=hold_amount)
+                _reserve_and_commit(client=client, limit=limit, amount=hold_amount)
             return session
-        billing.hold_insert(session=session, amount=hold_amount)
-        counted = reserved = False
-        if connection.vendor == "postgresql":
-            counted, reserved = _reserve_in_one_statement(client=client, limit=limit, amount=hold_amount)
-        if not counted:
-            _tally_reserve(client=client, limit=limit, session=session, now=now)
-        if not reserved:
+        except _ReservationRefused:
+            pass  # rolled back: nothing was written
+    with transaction.atomic():
+        session = _session_insert(client=client, api_key=api_key, data=data, now=now)
+        _tally_reserve(client=client, limit=limit, session=session, now=now)
+        if hold_amount is not None:
+            billing.hold_insert(session=session, amount=hold_amount)
             billing.credit_reserve(client=client, amount=hold_amount)
     return session
 
@@ -220,6 +248,16 @@ def _create(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
     return session
 
 
+def _event_sequence_next(session_id) -> int:
+    table = KycSession._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET event_sequence = event_sequence + 1 WHERE id = %s RETURNING event_sequence",  # noqa: S608 - table name from the model
+            [KycSession._meta.pk.get_db_prep_value(session_id, connection)],
+        )
+        return cursor.fetchone()[0]
+
+
 def session_event_record(*, session: KycSession, kind: str) -> Event | None:
     """Record the webhook event `kind` for `session` once (None if it already
     exists) with its body built here, and queue delivery after commit. Call
@@ -228,8 +266,7 @@ def session_event_record(*, session: KycSession, kind: str) -> Event | None:
     now = timezone.now()
     # The UPDATE takes the row lock (if the caller does not hold it yet), so
     # concurrent events of one session get increasing numbers; gaps are possible.
-    KycSession.objects.filter(pk=session.pk).update(event_sequence=F("event_sequence") + 1)
-    session.event_sequence = KycSession.objects.values_list("event_sequence", flat=True).get(pk=session.pk)
+    session.event_sequence = _event_sequence_next(session.pk)
     return webhooks.event_record(
         event_id=event_id,
         client_id=session.client_id,
@@ -274,7 +311,9 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
         # concurrent or later writer overwrites the same files.
         image_paths = store_images(session=session, images=result.images)
 
-    with transaction.atomic():
+    # No savepoint when the caller has a transaction (a callback is marked processed in
+    # it): an error here rolls the caller's whole transaction back anyway.
+    with transaction.atomic(savepoint=False):
         session = KycSession.objects.select_for_update().get(pk=session.pk)
         touched = ["updated_at"]
         if result.provider_status:  # empty when TrueStack itself expires the session
@@ -313,6 +352,10 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
             session.status = KycSession.Status.EXPIRED
             touched.append("status")
             changed = True
+        if session.is_final and changed:
+            # Before the charge: the client's hot rows are locked tally first, then
+            # credit account, everywhere (as create does), so the two never deadlock.
+            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
         if session.status == KycSession.Status.COMPLETED and changed:
             # Charged before the row is saved, so what it cost is stored with it.
             charge = billing.session_charge(session=session)
@@ -322,8 +365,6 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
                 session.billed_at = charge.created_at
                 touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
-        if session.is_final and changed:
-            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
 
         if session.status == KycSession.Status.COMPLETED and changed:
             session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
