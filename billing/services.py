@@ -218,27 +218,25 @@ def _usage_exists(session_id) -> bool:
 
 def session_charge(*, session) -> LedgerEntry | None:
     """Bill a completed session once, ever. Returns the usage entry, or None
-    when nothing was charged (test session, or already charged)."""
+    when nothing was charged (test session, or already charged).
+
+    Call with the session row locked (as applying a provider result does): that
+    makes the already-charged check exact before the account lock, so everything
+    that does not need the client's account (that check, the session's hold, the
+    price list) is read first and the account stays locked for three statements."""
     if session.is_test:
         return None
+    if _usage_exists(session.pk):
+        return None
+    tiers = _tiers(session.client_id)
+    hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
     try:
         with transaction.atomic():
             account = _lock_account(session.client_id)
-            # Every usage entry of this client is written under this lock, so
-            # this check and the ordinal count below are exact.
-            if _usage_exists(session.pk):
-                return None
             now = timezone.now()
             month_start, month_end = billing_month_bounds(at=now)
-            used = LedgerEntry.objects.filter(
-                client_id=session.client_id,
-                kind=LedgerEntry.Kind.USAGE,
-                created_at__gte=month_start,
-                created_at__lt=month_end,
-            ).count()
-            ordinal = used + 1
-            price, tier_name = price_for_ordinal(client=session.client_id, ordinal=ordinal)
-            hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
+            ordinal = _usage_count_in_month(session.client_id, month_start, month_end) + 1
+            price, tier_name = _price_from_tiers(tiers, ordinal)
             balance = account.balance - price
             held = account.held - (hold.amount if hold else 0)
             entry = LedgerEntry.objects.create(
@@ -260,12 +258,23 @@ def session_charge(*, session) -> LedgerEntry | None:
                 Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.CAPTURED, settled_at=now)
             _store_account(account, balance=balance, held=held)
     except IntegrityError:
-        # The unique constraint is the last line of defence against a double charge.
+        # The unique constraint is the last line of defence against a double charge
+        # (the savepoint above keeps the caller's transaction usable).
         if _usage_exists(session.pk):
             return None
         raise
     logger.info("billing: charged session %s ordinal %s: %s credits (%s)", session.pk, ordinal, price, tier_name)
     return entry
+
+
+def _usage_count_in_month(client_id, month_start: datetime, month_end: datetime) -> int:
+    # Exact only with the client's account locked: every usage entry is written under it.
+    return LedgerEntry.objects.filter(
+        client_id=client_id,
+        kind=LedgerEntry.Kind.USAGE,
+        created_at__gte=month_start,
+        created_at__lt=month_end,
+    ).count()
 
 
 # --- manual credits -------------------------------------------------------------

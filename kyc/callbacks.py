@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -62,13 +63,14 @@ def callback_source_check(*, source: str | None) -> None:
             raise CallbackRefused(429, "too many callbacks", headers={"Retry-After": str(retry_after)})
 
 
-def callback_record(*, body: bytes, remote_addr: str | None) -> ProviderCallback:
+def callback_record(*, body: bytes, remote_addr: str | None, attempts: int = 0) -> ProviderCallback:
     # PostgreSQL text cannot hold NUL; such a body is refused anyway, but it is stored first.
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return ProviderCallback.objects.create(
         body=text,
         body_sha256=hashlib.sha256(body).hexdigest(),
         remote_addr=remote_addr or None,
+        attempts=attempts,
     )
 
 
@@ -108,11 +110,17 @@ def _count_attempt(callback: ProviderCallback) -> None:
     callback.attempts += 1
 
 
-def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
+# What verifying a callback reads of its session; applying re-reads it whole, locked.
+_LOOKUP_FIELDS = ("id", "client_id", "status", "is_test", "document_type", "onboarding_id", "provider_ref_id")
+
+
+def callback_process(*, callback: ProviderCallback, attempt_counted: bool = False) -> ProviderCallback:
     """Verify and apply one stored callback. Raises CallbackRefused (4xx) for
     anything that must change nothing; other errors leave it `failed` for retry,
-    or `parked` once it has had CALLBACK_MAX_ATTEMPTS attempts."""
-    _count_attempt(callback)
+    or `parked` once it has had CALLBACK_MAX_ATTEMPTS attempts. `attempt_counted`:
+    the row was stored with this attempt counted already (one write fewer)."""
+    if not attempt_counted:
+        _count_attempt(callback)
     try:
         verified = parse_callback(
             callback.body.encode("utf-8"), allow_plaintext=settings.INNOVATIF_ALLOW_PLAINTEXT_CALLBACKS
@@ -123,7 +131,12 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     callback.onboarding_id = str(verified.onboarding_id)[:128]
     callback.provider_status = str(verified.status)[:4]
 
-    session = KycSession.objects.filter(provider_ref_id=verified.provider_ref_id).exclude(provider_ref_id="").first()
+    session = (
+        KycSession.objects.filter(provider_ref_id=verified.provider_ref_id)
+        .exclude(provider_ref_id="")
+        .only(*_LOOKUP_FIELDS)
+        .first()
+    )
     if session is None:
         _refuse(callback, 404, "unknown transaction")
     callback.session = session
@@ -132,17 +145,22 @@ def callback_process(*, callback: ProviderCallback) -> ProviderCallback:
     if client_for(is_test=session.is_test).credentials.api_key != verified.credentials.api_key:
         _refuse(callback, 403, "callback credentials do not match the session's provider account")
 
+    body = callback.body
     try:
         result = parse_result(verified.body, document_type=session.document_type)
-        session_apply_provider_result(session=session, result=result, via="callback")
+        # The callback is marked processed in the transaction that applies it: one
+        # commit, and never applied without being marked (or marked without applying).
+        with transaction.atomic():
+            session_apply_provider_result(session=session, result=result, via="callback")
+            _settle(callback, ProviderCallback.State.PROCESSED, body="")
     except Exception as exc:
+        callback.body = body  # rolled back with the apply: kept for the retry
         if callback.attempts >= settings.CALLBACK_MAX_ATTEMPTS:
             _park(callback, type(exc).__name__)
         else:
             _settle(callback, ProviderCallback.State.FAILED, type(exc).__name__)
         logger.exception("provider callback %s failed to apply (attempt %s)", callback.pk, callback.attempts)
         raise
-    _settle(callback, ProviderCallback.State.PROCESSED, body="")
     return callback
 
 

@@ -45,9 +45,10 @@ def innovatif_callback(request):
         callback_source_check(source=source)
     except CallbackRefused as exc:
         return _refused(exc)
-    callback = callback_record(body=request.body, remote_addr=source)
+    # Stored with its first attempt counted, before anything else (a failure to store is a 500).
+    callback = callback_record(body=request.body, remote_addr=source, attempts=1)
     try:
-        callback_process(callback=callback)
+        callback_process(callback=callback, attempt_counted=True)
     except CallbackRefused as exc:
         return _refused(exc)
     except Exception:  # noqa: BLE001 - stored durably; the reprocess job retries it

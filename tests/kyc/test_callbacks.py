@@ -237,3 +237,23 @@ def test_applied_callback_body_is_dropped_and_refused_one_kept(session, provider
     send(provider, b"x" * 100_000)
     refused = ProviderCallback.objects.latest("received_at")
     assert refused.state == "rejected" and refused.body == "x" * 64 * 1024
+
+
+def test_a_completing_callback_statement_count_is_pinned(api, client, session, valid_body):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = client.post(CALLBACK_PATH, data=sealed(callback_payload(session)), content_type="application/json")
+    assert first.status_code == 200
+    second = KycSession.objects.get(pk=create_session(api, valid_body)["id"])
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(CALLBACK_PATH, data=sealed(callback_payload(second)), content_type="application/json")
+    assert response.status_code == 200, response.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    # callback stored (attempt counted); session looked up; one transaction: session
+    # locked, open-session tally, already-charged check, price list, hold, account
+    # locked (savepoint), the month's usage count, usage entry, hold captured, account,
+    # session, event number, event (savepoint), delivery, callback marked processed.
+    assert len(sql) == 23, json.dumps(sql, indent=1)
+    assert sum(q.startswith("COMMIT") for q in sql) == 1  # applied and marked processed together
+    assert LedgerEntry.objects.get(session=second, kind="usage").month_ordinal == 2
