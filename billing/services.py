@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from truestack.errors import BadRequest, InsufficientCredits
+from truestack.memo import ExpiringMemo
 
 from .models import DESCRIPTION_MAX_LENGTH, CreditAccount, Hold, LedgerEntry, PricingTier
 
@@ -121,14 +122,29 @@ def _tiers_cover_all(tiers: list[PricingTier]) -> bool:
     return False
 
 
+_hold_amounts: ExpiringMemo[int] = ExpiringMemo()
+
+
 def hold_amount_for(*, client) -> int:
     """The most one session of this client can cost: a hold of this size can
-    always pay the session, whichever ordinal (or month) it completes in."""
-    tiers = _tiers(_client_id(client))
+    always pay the session, whichever ordinal (or month) it completes in.
+
+    Every create asks, so each process remembers the answer for
+    HOLD_AMOUNT_CACHE_SECONDS: a price change reaches the holds of sessions created
+    that much later at most (as it never reaches holds already placed). Charges
+    always price with the current list."""
+    client_id = _client_id(client)
+    ttl = settings.HOLD_AMOUNT_CACHE_SECONDS
+    if ttl > 0 and (remembered := _hold_amounts.get(client_id)) is not None:
+        return remembered
+    tiers = _tiers(client_id)
     prices = [t.credits_per_session for t in tiers]
     if not _tiers_cover_all(tiers):
         prices.append(default_credits_per_session())
-    return max(prices)
+    amount = max(prices)
+    if ttl > 0:
+        _hold_amounts.put(client_id, amount, ttl=ttl)
+    return amount
 
 
 # --- holds ----------------------------------------------------------------------

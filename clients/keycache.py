@@ -4,14 +4,11 @@ Keyed by the key's digest; the remembered ApiKey (with its client) is shared by
 concurrent requests and only read. A revocation in this process forgets the key
 at once; other processes notice within API_KEY_CACHE_SECONDS."""
 
-import threading
 import time
 
-from .models import ApiKey
+from truestack.memo import ExpiringMemo
 
-_entries: dict[str, tuple[float, ApiKey]] = {}
-_lock = threading.Lock()
-MAX_ENTRIES = 10_000
+from .models import ApiKey
 
 
 def clock() -> float:
@@ -19,24 +16,17 @@ def clock() -> float:
     return time.monotonic()
 
 
+_memo: ExpiringMemo[ApiKey] = ExpiringMemo(clock=lambda: clock())
+
+
 def get(key_hash: str) -> ApiKey | None:
-    entry = _entries.get(key_hash)
-    if entry is not None and entry[0] > clock():
-        return entry[1]
-    return None
+    return _memo.get(key_hash)
 
 
 def put(key_hash: str, api_key: ApiKey, *, ttl: float) -> None:
-    with _lock:
-        if len(_entries) >= MAX_ENTRIES:
-            _entries.clear()
-        _entries[key_hash] = (clock() + ttl, api_key)
+    _memo.put(key_hash, api_key, ttl=ttl)
 
 
 def forget(key_hash: str | None = None) -> None:
     """Drop one remembered key, or every one."""
-    with _lock:
-        if key_hash is None:
-            _entries.clear()
-        else:
-            _entries.pop(key_hash, None)
+    _memo.forget(key_hash)

@@ -316,6 +316,10 @@ API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60)
 # elsewhere is refused within this many seconds (at once in the revoking process).
 # 0 turns the cache off.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+# Each web process remembers a client's hold amount (its highest price) this long, so
+# a create does not read the price list; a price change reaches new holds within this
+# many seconds. Charges always use the current prices. 0 turns it off.
+HOLD_AMOUNT_CACHE_SECONDS = env.float("HOLD_AMOUNT_CACHE_SECONDS", default=5.0)
 MAX_OPEN_SESSIONS = env.int("MAX_OPEN_SESSIONS", default=100)
 # Open (pending/processing) sessions per client made with ts_test_ keys; apart from the live cap.
 MAX_OPEN_TEST_SESSIONS = env.int("MAX_OPEN_TEST_SESSIONS", default=20)

@@ -12,6 +12,7 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Off, so every request's queries are what the tests count; tests/clients turn it on.
 API_KEY_CACHE_SECONDS = 0
+HOLD_AMOUNT_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Sign-in throttling is off for tests that sign in with `client.login()` (no request
 # to count against); tests/hardening turns it on to test it.
