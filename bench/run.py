@@ -579,6 +579,7 @@ class Profiler:
                 str(pid),
                 "--subprocesses",
                 "--nonblocking",
+                "--gil",  # only threads holding the GIL: where Python spends CPU, not where it waits
                 "--rate",
                 "100",
                 "--duration",
