@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.db.models import Q
 
 
 class Event(models.Model):
@@ -58,7 +59,14 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            # Leases held now (a few per worker thread), so counting a client's attempts
+            # in flight at each claim does not read its whole backlog.
+            models.Index(
+                fields=["locked_until"], condition=Q(locked_until__isnull=False), name="webhooks_delivery_leased"
+            ),
+        ]
 
     def __str__(self):
         return f"Delivery {self.id} ({self.state})"
