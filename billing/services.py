@@ -232,14 +232,16 @@ def _usage_exists(session_id) -> bool:
     return LedgerEntry.objects.filter(session_id=session_id, kind=LedgerEntry.Kind.USAGE).exists()
 
 
-def session_charge(*, session) -> LedgerEntry | None:
+def session_charge(*, session, session_locked: bool = False) -> LedgerEntry | None:
     """Bill a completed session once, ever. Returns the usage entry, or None
     when nothing was charged (test session, or already charged).
 
-    Call with the session row locked (as applying a provider result does): that
-    makes the already-charged check exact before the account lock, so everything
-    that does not need the client's account (that check, the session's hold, the
-    price list) is read first and the account stays locked for three statements."""
+    Everything that does not need the client's account (the already-charged check,
+    the session's hold, the price list) is read first, so the account is locked for
+    the month's count, the entry and the two updates only. `session_locked`: the
+    caller holds the session's row lock in its transaction (applying a provider
+    result does), which makes the already-charged check exact; no savepoint is then
+    spent on the unique constraint, whose refusal would roll the caller back."""
     if session.is_test:
         return None
     if _usage_exists(session.pk):
@@ -247,7 +249,7 @@ def session_charge(*, session) -> LedgerEntry | None:
     tiers = _tiers(session.client_id)
     hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not session_locked):
             account = _lock_account(session.client_id)
             now = timezone.now()
             month_start, month_end = billing_month_bounds(at=now)
@@ -276,6 +278,8 @@ def session_charge(*, session) -> LedgerEntry | None:
     except IntegrityError:
         # The unique constraint is the last line of defence against a double charge
         # (the savepoint above keeps the caller's transaction usable).
+        if session_locked:
+            raise
         if _usage_exists(session.pk):
             return None
         raise

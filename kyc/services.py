@@ -258,10 +258,11 @@ def _event_sequence_next(session_id) -> int:
         return cursor.fetchone()[0]
 
 
-def session_event_record(*, session: KycSession, kind: str) -> Event | None:
+def session_event_record(*, session: KycSession, kind: str, first_of_kind: bool = False) -> Event | None:
     """Record the webhook event `kind` for `session` once (None if it already
     exists) with its body built here, and queue delivery after commit. Call
-    inside the transaction that finalizes the session."""
+    inside the transaction that finalizes the session (`first_of_kind`: with its
+    row locked, having just finalized it; see webhooks.event_record)."""
     event_id = uuid.uuid4()
     now = timezone.now()
     # The UPDATE takes the row lock (if the caller does not hold it yet), so
@@ -276,6 +277,7 @@ def session_event_record(*, session: KycSession, kind: str) -> Event | None:
         webhook_url=session.webhook_url,
         now=now,
         is_test=session.is_test,
+        first_of_kind=first_of_kind,
     )
 
 
@@ -358,7 +360,7 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
             _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
         if session.status == KycSession.Status.COMPLETED and changed:
             # Charged before the row is saved, so what it cost is stored with it.
-            charge = billing.session_charge(session=session)
+            charge = billing.session_charge(session=session, session_locked=True)
             if charge is not None:
                 session.billed_credits = -charge.amount
                 session.billed_tier = charge.tier_name
@@ -366,11 +368,12 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
                 touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
 
+        # The row is locked and has just become final: this is its first such event.
         if session.status == KycSession.Status.COMPLETED and changed:
-            session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED)
+            session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED, first_of_kind=True)
         elif session.status == KycSession.Status.EXPIRED and changed:
             billing.hold_release(session=session)
-            session_event_record(session=session, kind=Event.Kind.SESSION_EXPIRED)
+            session_event_record(session=session, kind=Event.Kind.SESSION_EXPIRED, first_of_kind=True)
     if changed:
         logger.info("session %s -> %s via %s", session.id, session.status, via)
     return session, changed

@@ -111,21 +111,27 @@ def event_record(
     webhook_url: str,
     now: datetime,
     is_test: bool = False,
+    first_of_kind: bool = False,
 ) -> Event | None:
     """Store a ready payload as event `event_id` once and queue its delivery to
     `webhook_url` (if any) after commit. The payload is built by its owner (see
     kyc/presenters.py); this app only stores, signs and delivers it.
 
     Call inside the transaction that finalizes the session. A second call for the
-    same session and kind returns None (the unique constraint decides)."""
+    same session and kind returns None (the unique constraint decides).
+    `first_of_kind`: the caller knows it is the first (it holds the session's row
+    lock and has just finalized it): no savepoint is spent, and a duplicate would
+    roll the caller's transaction back instead."""
     if kind not in Event.Kind.values:
         raise ValueError(f"unknown event kind {kind!r}")
     event = Event(id=event_id, client_id=client_id, session_id=session_id, kind=kind, is_test=is_test)
     event.body = serialize_payload(payload)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not first_of_kind):
             event.save(force_insert=True)
     except IntegrityError:
+        if first_of_kind:
+            raise
         return None
     if webhook_url:
         delivery = Delivery.objects.create(
