@@ -3,7 +3,8 @@
 A fixed one-minute window counted in the shared Django cache (Redis in
 production), so the limit holds across every web process. The counter key
 names the window, and `cache.add` + `cache.incr` are atomic on Redis: no
-read-modify-write race between processes.
+read-modify-write race between processes. A client far below its limit costs
+one Redis round trip per LEASE_MAX requests per process (see `_count_leased`).
 
 The throttle records (limit, remaining, reset) on the Django request;
 `RateLimitHeadersMiddleware` copies them onto the answer as X-RateLimit-*.
@@ -91,33 +92,62 @@ SHARED_RETRY_AFTER_SECONDS = 5.0
 _shared_down_until = [0.0]
 
 
-def _count(key: str) -> int:
+def _count(key: str, limit: int = 0) -> int:
     """Increment the window counter atomically and return the new count."""
     ttl = WINDOW_SECONDS + 5
     if time.monotonic() < _shared_down_until[0]:
         return _count_locally(key, ttl)
     try:
-        return _count_shared(key, ttl)
+        return _count_leased(key, ttl, limit)
     except Exception:  # noqa: BLE001 - the cache is down: a local count beats no limit
         _shared_down_until[0] = time.monotonic() + SHARED_RETRY_AFTER_SECONDS
         return _count_locally(key, ttl)
 
 
-def _count_shared(key: str, ttl: int) -> int:
+# Counter values this process took from the shared counter in one step and hands out
+# one per request: key -> (next value, last value). Far from the limit a process takes
+# up to LEASE_MAX values at once (one Redis round trip per LEASE_MAX requests); within
+# LEASE_DIVISOR x LEASE_MAX of it, one at a time, as without leases. Every value is
+# used at most once, so no more than `limit` requests pass in a window across all
+# processes; values another process took and did not use make this one's count (and
+# X-RateLimit-Remaining) conservative by at most LEASE_MAX per process.
+LEASE_MAX = 32
+LEASE_DIVISOR = 64
+_leases: dict[str, tuple[int, int]] = {}
+_leases_lock = threading.Lock()
+
+
+def _count_leased(key: str, ttl: int, limit: int) -> int:
+    with _leases_lock:
+        lease = _leases.get(key)
+        if lease is not None and lease[0] <= lease[1]:
+            _leases[key] = (lease[0] + 1, lease[1])
+            return lease[0]
+    known = lease[1] if lease is not None else 0
+    size = max(1, min(LEASE_MAX, (limit - known) // LEASE_DIVISOR))
+    last = _count_shared(key, ttl, size)
+    with _leases_lock:
+        if len(_leases) > 10_000:
+            _leases.clear()  # windows past; the next request of each client takes a new lease
+        _leases[key] = (last - size + 2, last)
+    return last - size + 1
+
+
+def _count_shared(key: str, ttl: int, by: int = 1) -> int:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        # One round trip: SET NX (start the window with its expiry) then INCR.
+        # One round trip: SET NX (start the window with its expiry) then INCRBY.
         full_key = backend.make_and_validate_key(key)
         pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
         pipe.set(full_key, 0, ex=ttl, nx=True)
-        pipe.incr(full_key)
+        pipe.incrby(full_key, by)
         return int(pipe.execute()[1])
     backend.add(key, 0, timeout=ttl)
     try:
-        return backend.incr(key)
+        return backend.incr(key, by)
     except ValueError:  # evicted between add and incr
         backend.add(key, 0, timeout=ttl)
-        return backend.incr(key)
+        return backend.incr(key, by)
 
 
 def rate_limit_hit(
@@ -129,7 +159,7 @@ def rate_limit_hit(
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     reset = window_start + WINDOW_SECONDS
     prefix = f"{KEY_PREFIX}:{scope}" if scope else KEY_PREFIX
-    count = _count(f"{prefix}:{client_id}:{window_start}")
+    count = _count(f"{prefix}:{client_id}:{window_start}", limit)
     state = RateLimitState(limit=limit, remaining=max(0, limit - count), reset=reset)
     retry_after = max(1, math.ceil(reset - now))
     return count <= limit, state, retry_after
@@ -155,7 +185,7 @@ def source_rate_limit_hit(*, prefix: str, source: str, limit: int, now: float | 
     Returns (allowed, retry_after_seconds)."""
     now = clock() if now is None else now
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-    count = _count(f"ratelimit:{prefix}:{source}:{window_start}")
+    count = _count(f"ratelimit:{prefix}:{source}:{window_start}", limit)
     return count <= limit, max(1, math.ceil(window_start + WINDOW_SECONDS - now))
 
 
