@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from truestack.errors import NotFound
+from truestack.prepared import PreparedRead
 
 from .models import KycSession, ProviderCallback, ProviderCheck, RetentionPolicy
 
@@ -38,15 +39,31 @@ def session_get_for_client(
         pk = uuid.UUID(str(session_id))
     except ValueError:
         raise NotFound("Session not found") from None
-    try:
-        sessions = KycSession.objects.exclude(status=KycSession.Status.FAILED)
-        if fields is not None:
-            sessions = sessions.only(*fields)
-        else:
-            sessions = sessions.defer("raw_result")  # provider debug data, never part of a client answer
-        return sessions.get(pk=pk, client=client, is_test=is_test)
-    except KycSession.DoesNotExist:
-        raise NotFound("Session not found") from None
+    session = _client_read(fields, is_test).get(KycSession, pk=pk, client_id=client.pk)
+    if session is None:
+        raise NotFound("Session not found")
+    return session
+
+
+_client_reads: dict[tuple[tuple[str, ...] | None, bool], PreparedRead[KycSession]] = {}
+
+
+def _client_read(fields: tuple[str, ...] | None, is_test: bool) -> PreparedRead[KycSession]:
+    """The client API's read of one session, compiled once per process (see
+    truestack/prepared.py): it runs on every GET and refresh."""
+    read = _client_reads.get((fields, is_test))
+    if read is None:
+
+        def build(pk, client_id):
+            sessions = KycSession.objects.exclude(status=KycSession.Status.FAILED)
+            if fields is not None:
+                sessions = sessions.only(*fields)
+            else:
+                sessions = sessions.defer("raw_result")  # provider debug data, never part of a client answer
+            return sessions.filter(pk=pk, client_id=client_id, is_test=is_test)[:1]
+
+        read = _client_reads[(fields, is_test)] = PreparedRead(build, "pk", "client_id")
+    return read
 
 
 # --- operator portal: aggregate reads (each one query, whatever the volume) -----------
