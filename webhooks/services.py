@@ -178,6 +178,20 @@ def _lock_client_deliveries(client_id) -> None:
 CLIENT_CLAIM_LOCK = 7_411_001
 
 
+_SEND_FIELDS = (
+    "id",
+    "url",
+    "attempt_count",
+    "event__id",
+    "event__kind",
+    "event__body",
+    "event__client",
+    "event__session__id",
+    "event__session__api_key__id",
+    "event__session__api_key__key_encrypted",
+)
+
+
 def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
     """Take the lease with one conditional UPDATE; None when not ours to send,
     "deferred" when the client already has its cap of attempts in flight."""
@@ -209,7 +223,12 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
         )
         if not claimed:
             return None
-        delivery = Delivery.objects.select_related("event__session__api_key", "event__client").get(pk=delivery_id)
+        # What sending reads: the event, its client, and only the key of its session.
+        delivery = (
+            Delivery.objects.select_related("event__session__api_key", "event__client")
+            .only(*_SEND_FIELDS)
+            .get(pk=delivery_id)
+        )
         # An earlier attempt without a result belongs to a worker that died holding the lease.
         Attempt.objects.filter(delivery_id=delivery.pk, duration_ms__isnull=True, error="").update(
             error="interrupted: worker lost before recording a result"
