@@ -9,6 +9,7 @@ billing paths can never deadlock each other.
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -232,22 +233,41 @@ def _usage_exists(session_id) -> bool:
     return LedgerEntry.objects.filter(session_id=session_id, kind=LedgerEntry.Kind.USAGE).exists()
 
 
-def session_charge(*, session, session_locked: bool = False) -> LedgerEntry | None:
+@dataclass(frozen=True)
+class ChargeReads:
+    """What a charge reads before it locks the client's account."""
+
+    tiers: list[PricingTier]
+    hold: Hold | None
+
+
+def session_charge_reads(*, session) -> ChargeReads | None:
+    """The price list and the session's open hold; None when there is nothing to
+    charge (a test session, or one already charged)."""
+    if session.is_test or _usage_exists(session.pk):
+        return None
+    return ChargeReads(
+        tiers=_tiers(session.client_id),
+        hold=Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first(),
+    )
+
+
+def session_charge(*, session, session_locked: bool = False, reads: ChargeReads | None = None) -> LedgerEntry | None:
     """Bill a completed session once, ever. Returns the usage entry, or None
     when nothing was charged (test session, or already charged).
 
-    Everything that does not need the client's account (the already-charged check,
-    the session's hold, the price list) is read first, so the account is locked for
-    the month's count, the entry and the two updates only. `session_locked`: the
-    caller holds the session's row lock in its transaction (applying a provider
-    result does), which makes the already-charged check exact; no savepoint is then
-    spent on the unique constraint, whose refusal would roll the caller back."""
-    if session.is_test:
-        return None
-    if _usage_exists(session.pk):
-        return None
-    tiers = _tiers(session.client_id)
-    hold = Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first()
+    Everything that does not need the client's account (session_charge_reads: the
+    already-charged check, the session's hold, the price list) is read first, so the
+    account is locked for the month's count, the entry and the two updates only; a
+    caller may read it earlier still and pass `reads`. `session_locked`: the caller
+    holds the session's row lock in its transaction (applying a provider result
+    does), which makes the already-charged check exact; no savepoint is then spent
+    on the unique constraint, whose refusal would roll the caller back."""
+    if reads is None:
+        reads = session_charge_reads(session=session)
+        if reads is None:
+            return None
+    tiers, hold = reads.tiers, reads.hold
     try:
         with transaction.atomic(savepoint=not session_locked):
             account = _lock_account(session.client_id)

@@ -261,13 +261,15 @@ def _event_sequence_next(session_id) -> int:
 def session_event_record(*, session: KycSession, kind: str, first_of_kind: bool = False) -> Event | None:
     """Record the webhook event `kind` for `session` once (None if it already
     exists) with its body built here, and queue delivery after commit. Call
-    inside the transaction that finalizes the session (`first_of_kind`: with its
-    row locked, having just finalized it; see webhooks.event_record)."""
+    inside the transaction that finalizes the session. `first_of_kind`: the caller
+    holds the row lock, has just finalized the session and saved it with its
+    event_sequence raised for this event (see webhooks.event_record)."""
     event_id = uuid.uuid4()
     now = timezone.now()
-    # The UPDATE takes the row lock (if the caller does not hold it yet), so
-    # concurrent events of one session get increasing numbers; gaps are possible.
-    session.event_sequence = _event_sequence_next(session.pk)
+    if not first_of_kind:
+        # The UPDATE takes the row lock (if the caller does not hold it yet), so
+        # concurrent events of one session get increasing numbers; gaps are possible.
+        session.event_sequence = _event_sequence_next(session.pk)
     return webhooks.event_record(
         event_id=event_id,
         client_id=session.client_id,
@@ -355,20 +357,28 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
             touched.append("status")
             changed = True
         if session.is_final and changed:
-            # Before the charge: the client's hot rows are locked tally first, then
-            # credit account, everywhere (as create does), so the two never deadlock.
+            # What the charge reads first, so the client's hot rows below are locked for
+            # as few statements as possible: the tally first, then the credit account,
+            # everywhere (as create does), so the two never deadlock.
+            reads = (
+                billing.session_charge_reads(session=session) if session.status == KycSession.Status.COMPLETED else None
+            )
+            # The event recorded below takes the next number, saved with the row.
+            session.event_sequence += 1
+            touched.append("event_sequence")
             _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
-        if session.status == KycSession.Status.COMPLETED and changed:
-            # Charged before the row is saved, so what it cost is stored with it.
-            charge = billing.session_charge(session=session, session_locked=True)
-            if charge is not None:
-                session.billed_credits = -charge.amount
-                session.billed_tier = charge.tier_name
-                session.billed_at = charge.created_at
-                touched += ["billed_credits", "billed_tier", "billed_at"]
+            if reads is not None:
+                # Charged before the row is saved, so what it cost is stored with it.
+                charge = billing.session_charge(session=session, session_locked=True, reads=reads)
+                if charge is not None:
+                    session.billed_credits = -charge.amount
+                    session.billed_tier = charge.tier_name
+                    session.billed_at = charge.created_at
+                    touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
 
-        # The row is locked and has just become final: this is its first such event.
+        # The row is locked and has just become final: this is its first such event,
+        # numbered above.
         if session.status == KycSession.Status.COMPLETED and changed:
             session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED, first_of_kind=True)
         elif session.status == KycSession.Status.EXPIRED and changed:

@@ -251,9 +251,9 @@ def test_a_completing_callback_statement_count_is_pinned(api, client, session, v
     assert response.status_code == 200, response.content
     sql = [q["sql"] for q in captured.captured_queries]
     # callback stored (attempt counted); session looked up; one transaction: session
-    # locked, open-session tally, already-charged check, price list, hold, account
+    # locked, already-charged check, price list, hold, open-session tally, account
     # locked, the month's usage count, usage entry, hold captured, account,
-    # session, event number, event, delivery, callback marked processed.
-    assert len(sql) == 19, json.dumps(sql, indent=1)
+    # session (with the event number), event, delivery, callback marked processed.
+    assert len(sql) == 18, json.dumps(sql, indent=1)
     assert sum(q.startswith("COMMIT") for q in sql) == 1  # applied and marked processed together
     assert LedgerEntry.objects.get(session=second, kind="usage").month_ordinal == 2
