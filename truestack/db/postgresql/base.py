@@ -18,6 +18,10 @@ _SUSPECT = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Set by Django's base wrapper (not in its type stubs).
+    health_check_enabled: bool
+    health_check_done: bool
+
     def close_if_health_check_failed(self):
         if (
             self.connection is not None
