@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 DESCRIPTION_MAX_LENGTH = 255
+
+
+def _now():
+    return timezone.now()
 
 
 class CreditAccount(models.Model):
@@ -48,7 +53,9 @@ class LedgerEntry(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Stamped when written, unless the writer gives the moment (a charge gives the one it
+    # was priced at, which the session and its webhook also show).
+    created_at = models.DateTimeField(default=_now, editable=False, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

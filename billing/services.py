@@ -235,24 +235,41 @@ def _usage_exists(session_id) -> bool:
 
 @dataclass(frozen=True)
 class ChargeReads:
-    """What a charge reads before it locks the client's account."""
+    """What a charge reads before it locks the client's account, and what it will
+    most likely cost: `quote` = (credits, tier name)."""
 
     tiers: list[PricingTier]
     hold: Hold | None
+    quote: tuple[int, str]
 
 
 def session_charge_reads(*, session) -> ChargeReads | None:
-    """The price list and the session's open hold; None when there is nothing to
-    charge (a test session, or one already charged)."""
+    """The price list, the session's open hold and the quote; None when there is
+    nothing to charge (a test session, or one already charged).
+
+    The quote is exact when every ordinal costs the same; otherwise it is priced from
+    the month's count as it stands, without the lock, and a concurrent charge of the
+    same client can move the actual ordinal: session_charge decides."""
     if session.is_test or _usage_exists(session.pk):
         return None
+    tiers = _tiers(session.client_id)
+    if _one_price(tiers):
+        quote = _price_from_tiers(tiers, 1)
+    else:
+        month_start, month_end = billing_month_bounds()
+        quote = _price_from_tiers(tiers, _usage_count_in_month(session.client_id, month_start, month_end) + 1)
     return ChargeReads(
-        tiers=_tiers(session.client_id),
-        hold=Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first(),
+        tiers=tiers, hold=Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first(), quote=quote
     )
 
 
-def session_charge(*, session, session_locked: bool = False, reads: ChargeReads | None = None) -> LedgerEntry | None:
+def _one_price(tiers: list[PricingTier]) -> bool:
+    return not tiers or (len(tiers) == 1 and tiers[0].min_volume <= 1 and tiers[0].max_volume is None)
+
+
+def session_charge(
+    *, session, session_locked: bool = False, reads: ChargeReads | None = None, at: datetime | None = None
+) -> LedgerEntry | None:
     """Bill a completed session once, ever. Returns the usage entry, or None
     when nothing was charged (test session, or already charged).
 
@@ -262,7 +279,8 @@ def session_charge(*, session, session_locked: bool = False, reads: ChargeReads 
     caller may read it earlier still and pass `reads`. `session_locked`: the caller
     holds the session's row lock in its transaction (applying a provider result
     does), which makes the already-charged check exact; no savepoint is then spent
-    on the unique constraint, whose refusal would roll the caller back."""
+    on the unique constraint, whose refusal would roll the caller back. `at`: the
+    moment the charge is made at (its entry's created_at and billing month)."""
     if reads is None:
         reads = session_charge_reads(session=session)
         if reads is None:
@@ -271,7 +289,7 @@ def session_charge(*, session, session_locked: bool = False, reads: ChargeReads 
     try:
         with transaction.atomic(savepoint=not session_locked):
             account = _lock_account(session.client_id)
-            now = timezone.now()
+            now = at or timezone.now()
             month_start, month_end = billing_month_bounds(at=now)
             ordinal = _usage_count_in_month(session.client_id, month_start, month_end) + 1
             price, tier_name = _price_from_tiers(tiers, ordinal)
@@ -286,12 +304,8 @@ def session_charge(*, session, session_locked: bool = False, reads: ChargeReads 
                 tier_name=tier_name,
                 month_ordinal=ordinal,
                 description=f"KYC session {session.pk}",
+                created_at=now,  # the moment it was counted and priced at, in its month
             )
-            if not (month_start <= entry.created_at < month_end):
-                # auto_now_add stamped a moment past midnight: keep the entry in
-                # the month it was counted and priced in.
-                LedgerEntry.objects.filter(pk=entry.pk).update(created_at=now)
-                entry.created_at = now
             if hold is not None:
                 Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.CAPTURED, settled_at=now)
             _store_account(account, balance=balance, held=held)

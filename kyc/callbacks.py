@@ -145,16 +145,18 @@ def callback_process(*, callback: ProviderCallback, attempt_counted: bool = Fals
     if client_for(is_test=session.is_test).credentials.api_key != verified.credentials.api_key:
         _refuse(callback, 403, "callback credentials do not match the session's provider account")
 
-    body = callback.body
+    body, processed_at = callback.body, callback.processed_at
     try:
         result = parse_result(verified.body, document_type=session.document_type)
         # The callback is marked processed in the transaction that applies it: one
         # commit, and never applied without being marked (or marked without applying).
+        # Marked first, so applying ends the transaction with the client's hot rows.
         with transaction.atomic():
-            session_apply_provider_result(session=session, result=result, via="callback")
             _settle(callback, ProviderCallback.State.PROCESSED, body="")
+            session_apply_provider_result(session=session, result=result, via="callback")
     except Exception as exc:
-        callback.body = body  # rolled back with the apply: kept for the retry
+        # Rolled back with the apply: the body is kept for the retry.
+        callback.body, callback.processed_at = body, processed_at
         if callback.attempts >= settings.CALLBACK_MAX_ATTEMPTS:
             _park(callback, type(exc).__name__)
         else:

@@ -1,6 +1,7 @@
 """Every write to KYC sessions. One function, `session_apply_provider_result`,
 applies a provider result whichever path it came by (callback, refresh, poll)."""
 
+import json
 import logging
 import secrets
 import time
@@ -356,37 +357,55 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
             session.status = KycSession.Status.EXPIRED
             touched.append("status")
             changed = True
+        charge_reads = None
         if session.is_final and changed:
-            # What the charge reads first, so the client's hot rows below are locked for
-            # as few statements as possible: the tally first, then the credit account,
-            # everywhere (as create does), so the two never deadlock.
-            reads = (
-                billing.session_charge_reads(session=session) if session.status == KycSession.Status.COMPLETED else None
-            )
             # The event recorded below takes the next number, saved with the row.
             session.event_sequence += 1
             touched.append("event_sequence")
-            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
-            if reads is not None:
-                # Charged before the row is saved, so what it cost is stored with it.
-                charge = billing.session_charge(session=session, session_locked=True, reads=reads)
-                if charge is not None:
-                    session.billed_credits = -charge.amount
-                    session.billed_tier = charge.tier_name
-                    session.billed_at = charge.created_at
-                    touched += ["billed_credits", "billed_tier", "billed_at"]
+        if session.status == KycSession.Status.COMPLETED and changed:
+            # The row and the event show what the charge below will cost (its quote),
+            # so the client's hot rows are locked last, right before the commit.
+            charge_reads = billing.session_charge_reads(session=session)
+            if charge_reads is not None:
+                session.billed_credits, session.billed_tier = charge_reads.quote
+                session.billed_at = now
+                touched += ["billed_credits", "billed_tier", "billed_at"]
         session.save(update_fields=touched)
 
         # The row is locked and has just become final: this is its first such event,
         # numbered above.
+        event = None
         if session.status == KycSession.Status.COMPLETED and changed:
-            session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED, first_of_kind=True)
+            event = session_event_record(session=session, kind=Event.Kind.SESSION_COMPLETED, first_of_kind=True)
         elif session.status == KycSession.Status.EXPIRED and changed:
-            billing.hold_release(session=session)
             session_event_record(session=session, kind=Event.Kind.SESSION_EXPIRED, first_of_kind=True)
+
+        if session.is_final and changed:
+            # Last, the client's hot rows, in the order used everywhere (the tally, then
+            # the credit account, as create does) so that they never deadlock.
+            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
+            if session.status == KycSession.Status.EXPIRED:
+                billing.hold_release(session=session)
+            elif charge_reads is not None:
+                charge = billing.session_charge(session=session, session_locked=True, reads=charge_reads, at=now)
+                if charge is not None and (-charge.amount, charge.tier_name) != charge_reads.quote:
+                    _charge_correct(session=session, charge=charge, event=event)
     if changed:
         logger.info("session %s -> %s via %s", session.id, session.status, via)
     return session, changed
+
+
+def _charge_correct(*, session: KycSession, charge, event: Event | None) -> None:
+    """A concurrent charge of the same client took the ordinal the quote was priced
+    at and this one fell in another tier: the row and the event show what it cost."""
+    session.billed_credits, session.billed_tier = -charge.amount, charge.tier_name
+    KycSession.objects.filter(pk=session.pk).update(
+        billed_credits=session.billed_credits, billed_tier=session.billed_tier
+    )
+    if event is not None:
+        payload = json.loads(bytes(event.body))
+        payload["data"]["billing"] = presenters.session_billing(session)
+        webhooks.event_body_replace(event_id=event.pk, payload=payload)
 
 
 def session_expire(*, session: KycSession) -> tuple[KycSession, bool]:

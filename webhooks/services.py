@@ -141,6 +141,12 @@ def event_record(
     return event
 
 
+def event_body_replace(*, event_id: uuid.UUID, payload: dict) -> None:
+    """Replace one event's stored body with a corrected one, inside the transaction
+    that recorded it (before any delivery could send it)."""
+    Event.objects.filter(pk=event_id).update(body=serialize_payload(payload))
+
+
 def event_bodies_replace(*, session_id: uuid.UUID, payload_for: Callable[[Event, dict], dict]) -> int:
     """Replace the stored bodies of a session's events with the ones its owner
     builds again from the event and its current body (after redaction: without

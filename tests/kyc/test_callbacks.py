@@ -250,10 +250,12 @@ def test_a_completing_callback_statement_count_is_pinned(api, client, session, v
         response = client.post(CALLBACK_PATH, data=sealed(callback_payload(second)), content_type="application/json")
     assert response.status_code == 200, response.content
     sql = [q["sql"] for q in captured.captured_queries]
-    # callback stored (attempt counted); session looked up; one transaction: session
-    # locked, already-charged check, price list, hold, open-session tally, account
-    # locked, the month's usage count, usage entry, hold captured, account,
-    # session (with the event number), event, delivery, callback marked processed.
+    # callback stored (attempt counted); session looked up; one transaction: callback
+    # marked processed, session locked, already-charged check, price list, hold,
+    # session (with the event number and the quoted cost), event, delivery; last the
+    # client's hot rows: open-session tally, account locked, the month's usage count,
+    # usage entry, hold captured, account.
     assert len(sql) == 18, json.dumps(sql, indent=1)
+    assert "billing_creditaccount" in sql[-2] and sql[-1].startswith("COMMIT"), sql[-3:]
     assert sum(q.startswith("COMMIT") for q in sql) == 1  # applied and marked processed together
     assert LedgerEntry.objects.get(session=second, kind="usage").month_ordinal == 2

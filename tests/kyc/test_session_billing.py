@@ -46,3 +46,39 @@ def test_test_mode_session_has_no_billing(test_api, acme, provider, valid_body):
     event = Event.objects.get(session_id=body["id"], kind=Event.Kind.SESSION_COMPLETED)
     assert json.loads(bytes(event.body))["data"]["billing"] is None
     assert not LedgerEntry.objects.filter(kind="usage").exists()
+
+
+def test_a_quote_taken_by_a_concurrent_charge_is_corrected_before_commit(
+    api, funded, provider, valid_body, monkeypatch
+):
+    """The row and the webhook show a completed session's cost before the account is
+    locked (its quote); when another charge of the client took the quoted ordinal in
+    between, what the charge really cost replaces the quote in the same transaction."""
+    from billing import services as billing
+
+    PricingTier.objects.create(client=funded, name="First", min_volume=1, max_volume=1, credits_per_session=50)
+    PricingTier.objects.create(client=funded, name="Rest", min_volume=2, max_volume=None, credits_per_session=30)
+    first, second = (KycSession.objects.get(pk=create_session(api, valid_body)["id"]) for _ in range(2))
+    real = billing.session_charge_reads
+
+    def stale(*, session):
+        reads = real(session=session)
+        if session.pk == second.pk:
+            # Read as if `first` had not been charged yet: quoted as the month's first.
+            return billing.ChargeReads(tiers=reads.tiers, hold=reads.hold, quote=(50, "First"))
+        return reads
+
+    monkeypatch.setattr(billing, "session_charge_reads", stale)
+    sandbox_complete(first, outcome="approved")
+    sandbox_complete(second, outcome="approved")
+
+    second.refresh_from_db()
+    usage = LedgerEntry.objects.get(session=second, kind="usage")
+    assert (usage.month_ordinal, -usage.amount, usage.tier_name) == (2, 30, "Rest")
+    assert (second.billed_credits, second.billed_tier, second.billed_at) == (30, "Rest", usage.created_at)
+    event = Event.objects.get(session=second, kind=Event.Kind.SESSION_COMPLETED)
+    assert (
+        json.loads(bytes(event.body))["data"]["billing"]
+        == api.get(f"/api/v1/kyc/sessions/{second.pk}").json()["billing"]
+    )
+    assert json.loads(bytes(event.body))["data"]["billing"]["credits"] == 30
