@@ -21,6 +21,7 @@ from django.utils import timezone
 from clients.models import Client
 from truestack.errors import BadRequest, InsufficientCredits
 from truestack.memo import ExpiringMemo
+from truestack.prepared import PreparedRead
 
 from .models import DESCRIPTION_MAX_LENGTH, CreditAccount, Hold, LedgerEntry, PricingTier
 
@@ -75,9 +76,19 @@ def account_get_or_create(*, client) -> CreditAccount:
     return account
 
 
+# Hot reads of a charge, compiled once per process (truestack/prepared.py).
+_ACCOUNT_LOCKED = PreparedRead(
+    lambda client_id: CreditAccount.objects.select_for_update().filter(client_id=client_id)[:1], "client_id"
+)
+_HOLD_OPEN = PreparedRead(
+    lambda session_id: Hold.objects.filter(session_id=session_id, status=Hold.Status.OPEN).order_by("id")[:1],
+    "session_id",
+)
+
+
 def _lock_account(client_id) -> CreditAccount:
     """The client's account, locked until the end of the current transaction."""
-    account = CreditAccount.objects.select_for_update().filter(client_id=client_id).first()
+    account = _ACCOUNT_LOCKED.get(CreditAccount, client_id=client_id)
     if account is None:
         _create_account(client_id)
         account = CreditAccount.objects.select_for_update().get(client_id=client_id)
@@ -258,9 +269,7 @@ def session_charge_reads(*, session) -> ChargeReads | None:
     else:
         month_start, month_end = billing_month_bounds()
         quote = _price_from_tiers(tiers, _usage_count_in_month(session.client_id, month_start, month_end) + 1)
-    return ChargeReads(
-        tiers=tiers, hold=Hold.objects.filter(session_id=session.pk, status=Hold.Status.OPEN).first(), quote=quote
-    )
+    return ChargeReads(tiers=tiers, hold=_HOLD_OPEN.get(Hold, session_id=session.pk), quote=quote)
 
 
 def _one_price(tiers: list[PricingTier]) -> bool:

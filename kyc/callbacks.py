@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from truestack.prepared import PreparedRead
 from truestack.ratelimit import source_rate_limit_hit
 
 from .innovatif.callback_body import CallbackBodyInvalid, parse_callback
@@ -110,8 +111,13 @@ def _count_attempt(callback: ProviderCallback) -> None:
     callback.attempts += 1
 
 
-# What verifying a callback reads of its session; applying re-reads it whole, locked.
+# What verifying a callback reads of its session (applying re-reads it whole, locked),
+# compiled once per process (truestack/prepared.py).
 _LOOKUP_FIELDS = ("id", "client_id", "status", "is_test", "document_type", "onboarding_id", "provider_ref_id")
+_LOOKUP = PreparedRead(
+    lambda provider_ref_id: KycSession.objects.filter(provider_ref_id=provider_ref_id).only(*_LOOKUP_FIELDS)[:1],
+    text=("provider_ref_id",),
+)
 
 
 def callback_process(*, callback: ProviderCallback, attempt_counted: bool = False) -> ProviderCallback:
@@ -131,12 +137,7 @@ def callback_process(*, callback: ProviderCallback, attempt_counted: bool = Fals
     callback.onboarding_id = str(verified.onboarding_id)[:128]
     callback.provider_status = str(verified.status)[:4]
 
-    session = (
-        KycSession.objects.filter(provider_ref_id=verified.provider_ref_id)
-        .exclude(provider_ref_id="")
-        .only(*_LOOKUP_FIELDS)
-        .first()
-    )
+    session = _LOOKUP.get(KycSession, provider_ref_id=verified.provider_ref_id) if verified.provider_ref_id else None
     if session is None:
         _refuse(callback, 404, "unknown transaction")
     callback.session = session

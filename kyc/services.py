@@ -20,6 +20,7 @@ from django.utils import timezone
 from billing import services as billing
 from clients.models import ApiKey, Client
 from truestack.errors import ConcurrentSessionLimit, GatewayError, ProviderBusy
+from truestack.prepared import PreparedRead
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -305,6 +306,10 @@ _RESULT_FIELDS = {
 }
 
 
+# The row every provider result is applied to, compiled once per process (truestack/prepared.py).
+_SESSION_LOCKED = PreparedRead(lambda pk: KycSession.objects.select_for_update().filter(pk=pk)[:1], "pk")
+
+
 def session_apply_provider_result(*, session: KycSession, result: ProviderResult, via: str) -> tuple[KycSession, bool]:
     """Apply a provider result to `session` (an instance read by the caller; it
     is re-read under a row lock here). Idempotent: a final session never changes,
@@ -319,7 +324,10 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
     # No savepoint when the caller has a transaction (a callback is marked processed in
     # it): an error here rolls the caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
-        session = KycSession.objects.select_for_update().get(pk=session.pk)
+        locked = _SESSION_LOCKED.get(KycSession, pk=session.pk)
+        if locked is None:
+            raise KycSession.DoesNotExist(f"session {session.pk} does not exist")
+        session = locked
         touched = ["updated_at"]
         if result.provider_status:  # empty when TrueStack itself expires the session
             session.provider_status = result.provider_status

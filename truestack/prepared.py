@@ -9,7 +9,8 @@ the ORM would). Queries still go through Django's cursor, so they are logged,
 counted by tests and wrapped in Django's database errors.
 
 Only for a plain read of one model's own columns whose SQL does not depend on the
-values (each value a UUID, compared with `=`)."""
+values (each value a UUID, or a string for the names given as `text`, compared
+with `=`)."""
 
 from __future__ import annotations
 
@@ -35,27 +36,44 @@ class _Compiled:
 
 
 class PreparedRead(Generic[M]):
-    def __init__(self, build: Callable[..., models.QuerySet[M]], *names: str, using: str = "default"):
+    def __init__(
+        self,
+        build: Callable[..., models.QuerySet[M]],
+        *names: str,
+        text: tuple[str, ...] = (),
+        using: str = "default",
+    ):
         """`build(**{name: value})` returns the queryset; it is called once per
-        database with placeholder values."""
+        database with placeholder values. Values are UUIDs, except those named in
+        `text` (strings)."""
         self._build = build
-        self._names = names
+        self._names = names + text
+        self._text = frozenset(text)
         self._using = using
         self._compiled: dict[str, _Compiled] = {}
 
+    def _placeholder(self, n: int, name: str) -> Any:
+        return f"\x1fprepared-{n}\x1f" if name in self._text else uuid.UUID(int=n + 1)
+
+    def _prep(self, name: str, value: Any, connection) -> Any:
+        return value if name in self._text else models.UUIDField().get_db_prep_value(value, connection)
+
     def _compile(self, connection) -> _Compiled:
-        placeholders = {name: uuid.UUID(int=n + 1) for n, name in enumerate(self._names)}
+        placeholders = {name: self._placeholder(n, name) for n, name in enumerate(self._names)}
         queryset = self._build(**placeholders)
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        prep = models.UUIDField().get_db_prep_value
-        by_prepped = {prep(value, connection): name for name, value in placeholders.items()}
+        by_prepped = {self._prep(name, value, connection): name for name, value in placeholders.items()}
         resolved = tuple(by_prepped.get(param, param) if _hashable(param) else param for param in params)
         slots = tuple(n for n, param in enumerate(resolved) if isinstance(param, str) and param in placeholders)
         columns = [expression for expression, _sql, _alias in compiler.select]
         # A placeholder the field turned into something else (a text column's str()) would
         # stay in the SQL as a constant: refuse rather than read the wrong rows.
-        spellings = {form for value in placeholders.values() for form in (str(value), value.hex)}
+        spellings = {
+            form
+            for value in placeholders.values()
+            for form in ((str(value), value.hex) if isinstance(value, uuid.UUID) else (value,))
+        }
         leftover = any(str(param) in spellings for n, param in enumerate(resolved) if n not in slots)
         if (
             leftover
@@ -72,17 +90,16 @@ class PreparedRead(Generic[M]):
             converters=compiler.get_converters(columns),
         )
 
-    def get(self, model: type[M], **values: uuid.UUID) -> M | None:
+    def get(self, model: type[M], **values: Any) -> M | None:
         """The first row for these values as a `model` instance, or None."""
         connection = connections[self._using]
         key = f"{connection.alias}:{connection.vendor}"
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(connection)
-        prep = models.UUIDField().get_db_prep_value
         params = list(compiled.params)
         for n in compiled.slots:
-            params[n] = prep(values[params[n]], connection)
+            params[n] = self._prep(params[n], values[params[n]], connection)
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
