@@ -235,10 +235,11 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
             .only(*_SEND_FIELDS)
             .get(pk=delivery_id)
         )
-        # An earlier attempt without a result belongs to a worker that died holding the lease.
-        Attempt.objects.filter(delivery_id=delivery.pk, duration_ms__isnull=True, error="").update(
-            error="interrupted: worker lost before recording a result"
-        )
+        if delivery.attempt_count > 1:
+            # An earlier attempt without a result belongs to a worker that died holding the lease.
+            Attempt.objects.filter(delivery_id=delivery.pk, duration_ms__isnull=True, error="").update(
+                error="interrupted: worker lost before recording a result"
+            )
         attempt = Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
     return delivery, attempt, lease_until
 
