@@ -1108,6 +1108,14 @@ class Harness:
         sessions = self.pending_sessions(total + E2E_WARMUP_CALLBACKS)
         warmup, sessions = sessions[:E2E_WARMUP_CALLBACKS], sessions[E2E_WARMUP_CALLBACKS:]
         self.receiver("/_config", {"delay_ms": 0})
+        # The scheduler too, as in production: its sweep queues the deliveries a busy
+        # client's cap put back for later (WEBHOOK_CLIENT_BUSY_DELAY_SECONDS).
+        beat_schedule = self.data_dir / "celerybeat-schedule"
+        self.children.start(
+            "beat",
+            [PY, "-m", "celery", "-A", "truestack", "beat", "-l", "INFO", "--schedule", str(beat_schedule)],
+            self.env,
+        )
         self.warm_callbacks(warmup)
         self.receiver("/_reset", {})
         fired: dict[str, float] = {}
@@ -1170,6 +1178,7 @@ class Harness:
             time.sleep(0.2)
         cpu = meter.stop()
         e2e_elapsed = meter.elapsed
+        self.children.stop("beat", timeout=10)
         if running:
             self.results.setdefault("profiles", {})["end_to_end"] = profiler.finish(running)
         received = self.receiver("/_arrivals")
