@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
+from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
 from billing.services import credit_add
@@ -57,7 +58,8 @@ def test_create_client_generate_key_once_and_top_up(logged_in):
     assert raw in page.locator("#curl-example").inner_text()
     logged_in.shot("api-key-created")
     page.click("#copy-key")
-    assert page.locator("#copy-key").inner_text() == "Copied"
+    # The label changes once the clipboard has the key (a promise): wait for it.
+    expect(page.locator("#copy-key")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == raw
     # Leaving needs the acknowledgement first.
     assert page.locator("#ack-leave").get_attribute("aria-disabled") == "true"
