@@ -140,12 +140,13 @@ def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
     try:
         # Without pipeline support in libpq (before 14) the COMMIT follows in its own round trip.
         pipeline = raw.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
-        with pipeline, connection.cursor() as cursor:
+        # Errors from the COMMIT and the pipeline's end come as Django's, as any query's
+        # would (and mark the connection for Django's end-of-request check).
+        with connection.wrap_database_errors, pipeline, connection.cursor() as cursor:
             cursor.execute(sql, [client.pk, limit, *credit_params])
             raw.commit()
-    except (psycopg.Error, DatabaseError) as exc:
-        # psycopg's own error from the pipeline's COMMIT, or Django's wrapping of it.
-        cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    except DatabaseError as exc:
+        cause = exc.__cause__
         if not (isinstance(cause, psycopg.errors.RaiseException) and "reservation refused" in str(cause)):
             raise
         raise _ReservationRefused from None
