@@ -59,7 +59,7 @@ bench-admin: $(STAMP)
 	$(PY) -m bench.admin $(BENCH_ARGS)
 
 ## The fault suite (docs/operations.md): its own PostgreSQL cluster and Redis, the stack
-## with production settings on 127.0.0.1 ports 47550-47555; every scenario, or the CI subset.
+## with production settings on 127.0.0.1 ports 27550-27555; every scenario, or the CI subset.
 faults: $(STAMP)
 	$(PY) -m faults $(FAULTS_ARGS)
 

@@ -2,7 +2,7 @@
 records when each session's event arrived (wall clock, so the harness can compare
 it with the time it fired the provider callback in another process).
 
-    BENCH_RECEIVER_API_KEY=ts_live_... BENCH_RECEIVER_SECRET=whsec_... python -m bench.receiver --port 47403
+    BENCH_RECEIVER_API_KEY=ts_live_... BENCH_RECEIVER_SECRET=whsec_... python -m bench.receiver --port 27403
 
 Webhooks are POSTed to any path except the control ones:
 - GET  /_stats              counts (received, valid, invalid, duplicates, distinct)

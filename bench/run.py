@@ -1636,7 +1636,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--port-base",
         type=int,
-        default=int(os.environ.get("BENCH_PORT_BASE", 47400)),
+        default=int(os.environ.get("BENCH_PORT_BASE", 27400)),  # below the ephemeral port range
         help="web +1, sandbox +2, receiver +3 (127.0.0.1 only)",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """The stack under test: a private PostgreSQL cluster and Redis, then gunicorn
 (gthread), a prefork worker, a threads webhooks worker and beat, all with the
-production settings, on 127.0.0.1 ports 47550-47559. Everything started here is
+production settings, on 127.0.0.1 ports 27550-27559. Everything started here is
 stopped by `Stack.stop()`, also when a scenario fails."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PORTS = {"postgres": 47550, "redis": 47551, "web": 47552, "provider": 47553, "healthy": 47554, "dripping": 47555}
+# Below the kernel's ephemeral range (32768-60999), so no outgoing connection can hold one.
+PORTS = {"postgres": 27550, "redis": 27551, "web": 27552, "provider": 27553, "healthy": 27554, "dripping": 27555}
 FERNET_KEY = "ZmF1bHRzLWZhdWx0cy1mYXVsdHMtZmF1bHRzLWtleSE="  # a fixed throwaway key (32 bytes, base64)
 
 
