@@ -88,7 +88,7 @@ _HOLD_OPEN = PreparedRead(
 
 def _lock_account(client_id) -> CreditAccount:
     """The client's account, locked until the end of the current transaction."""
-    account = _ACCOUNT_LOCKED.get(CreditAccount, client_id=client_id)
+    account = _ACCOUNT_LOCKED.get(client_id=client_id)
     if account is None:
         _create_account(client_id)
         account = CreditAccount.objects.select_for_update().get(client_id=client_id)
@@ -269,7 +269,7 @@ def session_charge_reads(*, session) -> ChargeReads | None:
     else:
         month_start, month_end = billing_month_bounds()
         quote = _price_from_tiers(tiers, _usage_count_in_month(session.client_id, month_start, month_end) + 1)
-    return ChargeReads(tiers=tiers, hold=_HOLD_OPEN.get(Hold, session_id=session.pk), quote=quote)
+    return ChargeReads(tiers=tiers, hold=_HOLD_OPEN.get(session_id=session.pk), quote=quote)
 
 
 def _one_price(tiers: list[PricingTier]) -> bool:

@@ -137,7 +137,7 @@ def callback_process(*, callback: ProviderCallback, attempt_counted: bool = Fals
     callback.onboarding_id = str(verified.onboarding_id)[:128]
     callback.provider_status = str(verified.status)[:4]
 
-    session = _LOOKUP.get(KycSession, provider_ref_id=verified.provider_ref_id) if verified.provider_ref_id else None
+    session = _LOOKUP.get(provider_ref_id=verified.provider_ref_id) if verified.provider_ref_id else None
     if session is None:
         _refuse(callback, 404, "unknown transaction")
     callback.session = session

@@ -39,7 +39,7 @@ def session_get_for_client(
         pk = uuid.UUID(str(session_id))
     except ValueError:
         raise NotFound("Session not found") from None
-    session = _client_read(fields, is_test).get(KycSession, pk=pk, client_id=client.pk)
+    session = _client_read(fields, is_test).get(pk=pk, client_id=client.pk)
     if session is None:
         raise NotFound("Session not found")
     return session

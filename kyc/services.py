@@ -325,7 +325,7 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
     # No savepoint when the caller has a transaction (a callback is marked processed in
     # it): an error here rolls the caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
-        locked = _SESSION_LOCKED.get(KycSession, pk=session.pk)
+        locked = _SESSION_LOCKED.get(pk=session.pk)
         if locked is None:
             raise KycSession.DoesNotExist(f"session {session.pk} does not exist")
         session = locked

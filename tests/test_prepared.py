@@ -36,9 +36,9 @@ def read():
 
 def test_the_instance_equals_the_orm_one_and_is_read_with_one_query(session):
     prepared = read()
-    prepared.get(KycSession, pk=session.pk, client_id=session.client_id)  # compiled here
+    prepared.get(pk=session.pk, client_id=session.client_id)  # compiled here
     with CaptureQueriesContext(connection) as captured:
-        got = prepared.get(KycSession, pk=session.pk, client_id=session.client_id)
+        got = prepared.get(pk=session.pk, client_id=session.client_id)
     assert len(captured) == 1
     orm = KycSession.objects.only(*FIELDS).get(pk=session.pk)
     for name in FIELDS:
@@ -49,14 +49,14 @@ def test_the_instance_equals_the_orm_one_and_is_read_with_one_query(session):
 
 def test_other_values_and_no_row(session, make_client):
     prepared = read()
-    assert prepared.get(KycSession, pk=session.pk, client_id=session.client_id).pk == session.pk
-    assert prepared.get(KycSession, pk=session.pk, client_id=make_client().pk) is None
+    assert prepared.get(pk=session.pk, client_id=session.client_id).pk == session.pk
+    assert prepared.get(pk=session.pk, client_id=make_client().pk) is None
 
 
 def test_a_read_that_cannot_be_prepared_is_refused(session):
     twice = PreparedRead(lambda pk: KycSession.objects.filter(pk=pk) | KycSession.objects.filter(ref_id=pk), "pk")
     with pytest.raises(ValueError):
-        twice.get(KycSession, pk=session.pk)
+        twice.get(pk=session.pk)
     related = PreparedRead(lambda pk: KycSession.objects.select_related("client").filter(pk=pk), "pk")
     with pytest.raises(ValueError):
-        related.get(KycSession, pk=session.pk)
+        related.get(pk=session.pk)

@@ -27,6 +27,7 @@ M = TypeVar("M", bound=models.Model)
 
 @dataclass(frozen=True)
 class _Compiled:
+    model: Any
     sql: str
     params: tuple[Any, ...]  # constants, or the name of a value to put there
     slots: tuple[int, ...]  # positions in params that take a value
@@ -82,6 +83,7 @@ class PreparedRead(Generic[M]):
         ):
             raise ValueError("PreparedRead: each value must appear once, and only the model's own columns be read")
         return _Compiled(
+            model=queryset.model,
             sql=sql,
             params=resolved,
             slots=slots,
@@ -90,8 +92,8 @@ class PreparedRead(Generic[M]):
             converters=compiler.get_converters(columns),
         )
 
-    def get(self, model: type[M], **values: Any) -> M | None:
-        """The first row for these values as a `model` instance, or None."""
+    def get(self, **values: Any) -> M | None:
+        """The first row for these values as an instance of the queryset's model, or None."""
         connection = connections[self._using]
         key = f"{connection.alias}:{connection.vendor}"
         compiled = self._compiled.get(key)
@@ -107,7 +109,7 @@ class PreparedRead(Generic[M]):
             return None
         if compiled.converters:
             row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
-        return model.from_db(connection.alias, list(compiled.attnames), row)
+        return compiled.model.from_db(connection.alias, list(compiled.attnames), row)
 
 
 def _hashable(value) -> bool:
