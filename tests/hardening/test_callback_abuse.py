@@ -34,6 +34,15 @@ def test_nesting_depth_is_measured_without_recursion_and_ignores_strings():
     assert json_loads_bounded(b'{"a": [1, 2]}') == {"a": [1, 2]}
 
 
+def test_bounded_loads_counts_brackets_before_scanning():
+    # Few brackets in all: parsed without the scan, however deep they nest.
+    assert json_loads_bounded(b"[" * 3 + b"]" * 3, max_depth=3) == [[[]]]
+    with pytest.raises(JsonTooDeep):
+        json_loads_bounded(b"[" * 4 + b"]" * 4, max_depth=3)
+    # Many brackets, all inside a string: the scan decides, and lets it through.
+    assert json_loads_bounded(b'{"s": "' + b"[{" * 100 + b'"}', max_depth=3) == {"s": "[{" * 100}
+
+
 @pytest.mark.parametrize(
     "body",
     [
