@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from truestack.db import values_bound_on_server
 from truestack.prepared import PreparedRead
 from truestack.ratelimit import source_rate_limit_hit
 
@@ -67,12 +68,14 @@ def callback_source_check(*, source: str | None) -> None:
 def callback_record(*, body: bytes, remote_addr: str | None, attempts: int = 0) -> ProviderCallback:
     # PostgreSQL text cannot hold NUL; such a body is refused anyway, but it is stored first.
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-    return ProviderCallback.objects.create(
-        body=text,
-        body_sha256=hashlib.sha256(body).hexdigest(),
-        remote_addr=remote_addr or None,
-        attempts=attempts,
-    )
+    # The body (about 117 KB with the images) goes as a parameter, not as SQL text.
+    with values_bound_on_server():
+        return ProviderCallback.objects.create(
+            body=text,
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            remote_addr=remote_addr or None,
+            attempts=attempts,
+        )
 
 
 _SETTLED_FIELDS = [

@@ -7,7 +7,10 @@ everything a GET sends. A connection the server has dropped (restart, failover,
 the reason and closes the socket, so an idle connection whose socket has anything
 to read, or has hung up, is suspect. Only then is Django's `SELECT 1` sent, which
 fails and makes Django reconnect. A quiet idle socket is as healthy as `SELECT 1`
-could show (a connection black-holed by the network would hang that too)."""
+could show (a connection black-holed by the network would hang that too).
+
+It can also bind one statement's values on the server (truestack.db.values_bound_on_server)
+while every other statement keeps Django's client-side binding."""
 
 import select
 
@@ -21,6 +24,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
     # Set by Django's base wrapper (not in its type stubs).
     health_check_enabled: bool
     health_check_done: bool
+    # Set by truestack.db.values_bound_on_server for the statements inside it.
+    bind_on_server = False
+
+    def create_cursor(self, name=None):
+        if name is None and self.bind_on_server:
+            # Django's cursor set-up (time zone loader) with psycopg's server-binding
+            # cursor in place of the client-side one, for this cursor only.
+            connection = self.connection
+            factory = connection.cursor_factory
+            connection.cursor_factory = base.ServerBindingCursor
+            try:
+                return super().create_cursor()
+            finally:
+                connection.cursor_factory = factory
+        return super().create_cursor(name)
 
     def close_if_health_check_failed(self):
         if (
