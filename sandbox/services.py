@@ -368,6 +368,9 @@ def transaction_open(*, transaction: SandboxTransaction) -> bool:
 def transaction_expire_if_due(*, transaction: SandboxTransaction) -> bool:
     """Past expired_at and still open: -> 3 with an expiry callback."""
     now = timezone.now()
+    if transaction.expired_at > now:
+        # expired_at never changes, so the row just read tells: not due, nothing to write.
+        return False
     with db_transaction.atomic():
         changed = SandboxTransaction.objects.filter(
             pk=transaction.pk, status__in=SandboxTransaction.OPEN_STATUSES, expired_at__lte=now
