@@ -28,6 +28,7 @@ from django.utils import timezone
 from clients.services import api_key_plaintext, client_webhook_secrets
 from truestack import outbound
 from truestack.errors import BadRequest
+from truestack.prepared import PreparedRead
 from truestack.ratelimit import rate_limit_enforce
 
 # tasks.py imports this module too; both only use each other's names at call time.
@@ -198,12 +199,17 @@ _SEND_FIELDS = (
 )
 
 
+# Whose delivery it is (the client's cap is counted under its lock), compiled once per process.
+_DELIVERY_EVENT = PreparedRead(lambda pk: Event.objects.filter(deliveries__pk=pk).only("id", "client_id")[:1], "pk")
+
+
 def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
     """Take the lease with one conditional UPDATE; None when not ours to send,
     "deferred" when the client already has its cap of attempts in flight."""
-    client_id = Event.objects.filter(deliveries__pk=delivery_id).values_list("client_id", flat=True).first()
-    if client_id is None:
+    event = _DELIVERY_EVENT.get(pk=delivery_id)
+    if event is None:
         return None
+    client_id = event.client_id
     now = timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds())
     with transaction.atomic():
