@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Sum, Window
 from django.utils import timezone
 
@@ -252,6 +252,8 @@ class ChargeReads:
     tiers: list[PricingTier]
     hold: Hold | None
     quote: tuple[int, str]
+    # The ordinal the quote is priced at; None when every ordinal costs the same.
+    quote_ordinal: int | None = None
 
 
 def session_charge_reads(*, session) -> ChargeReads | None:
@@ -264,12 +266,14 @@ def session_charge_reads(*, session) -> ChargeReads | None:
     if session.is_test or _usage_exists(session.pk):
         return None
     tiers = _tiers(session.client_id)
+    ordinal = None
     if _one_price(tiers):
         quote = _price_from_tiers(tiers, 1)
     else:
         month_start, month_end = billing_month_bounds()
-        quote = _price_from_tiers(tiers, _usage_count_in_month(session.client_id, month_start, month_end) + 1)
-    return ChargeReads(tiers=tiers, hold=_HOLD_OPEN.get(session_id=session.pk), quote=quote)
+        ordinal = _usage_count_in_month(session.client_id, month_start, month_end) + 1
+        quote = _price_from_tiers(tiers, ordinal)
+    return ChargeReads(tiers=tiers, hold=_HOLD_OPEN.get(session_id=session.pk), quote=quote, quote_ordinal=ordinal)
 
 
 def _one_price(tiers: list[PricingTier]) -> bool:
@@ -297,9 +301,15 @@ def session_charge(
     tiers, hold = reads.tiers, reads.hold
     try:
         with transaction.atomic(savepoint=not session_locked):
-            account = _lock_account(session.client_id)
             now = at or timezone.now()
             month_start, month_end = billing_month_bounds(at=now)
+            if session_locked and connection.vendor == "postgresql":
+                entry = _charge_in_one_call(session=session, reads=reads, month=(month_start, month_end), at=now)
+                if entry is not None:
+                    _log_charge(entry)
+                    return entry
+                # No row: the account is missing, or the ordinal is not the quoted one.
+            account = _lock_account(session.client_id)
             ordinal = _usage_count_in_month(session.client_id, month_start, month_end) + 1
             price, tier_name = _price_from_tiers(tiers, ordinal)
             balance = account.balance - price
@@ -326,8 +336,73 @@ def session_charge(
         if _usage_exists(session.pk):
             return None
         raise
-    logger.info("billing: charged session %s ordinal %s: %s credits (%s)", session.pk, ordinal, price, tier_name)
+    _log_charge(entry)
     return entry
+
+
+def _log_charge(entry: LedgerEntry) -> None:
+    logger.info(
+        "billing: charged session %s ordinal %s: %s credits (%s)",
+        entry.session_id,
+        entry.month_ordinal,
+        -entry.amount,
+        entry.tier_name,
+    )
+
+
+def _charge_in_one_call(
+    *, session, reads: ChargeReads, month: tuple[datetime, datetime], at: datetime
+) -> LedgerEntry | None:
+    """PostgreSQL, with the session's row locked by the caller: the locked part of a
+    charge in one call of truestack_usage_charge (billing/migrations/0005), the same
+    steps as session_charge's locked path, without a round trip per step. None when
+    it wrote nothing (no account yet, or the ordinal moved off the quote): the
+    locked path then charges."""
+    if _one_price(reads.tiers):
+        expected = None  # any ordinal costs the same
+    elif reads.quote_ordinal is None:
+        return None  # a quote without its ordinal: the locked path counts and prices
+    else:
+        expected = reads.quote_ordinal
+    # Priced from the list at the ordinal the function checks, whatever the quote says.
+    price, tier_name = _price_from_tiers(reads.tiers, expected or 1)
+    hold = reads.hold
+    description = f"KYC session {session.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM truestack_usage_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                session.client_id,
+                session.pk,
+                price,
+                tier_name,
+                expected,
+                hold.pk if hold else None,
+                hold.amount if hold else 0,
+                *month,
+                at,
+                description,
+                LedgerEntry.Kind.USAGE.value,
+                Hold.Status.CAPTURED.value,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry_id, ordinal, balance = row
+    written = {
+        "id": entry_id,
+        "client_id": session.client_id,
+        "kind": LedgerEntry.Kind.USAGE.value,
+        "amount": -price,
+        "balance_after": balance,
+        "session_id": session.pk,
+        "tier_name": tier_name,
+        "month_ordinal": ordinal,
+        "description": description,
+        "created_at": at,
+    }
+    return LedgerEntry.from_db(connection.alias, list(written), list(written.values()))
 
 
 def _usage_count_in_month(client_id, month_start: datetime, month_end: datetime) -> int:
