@@ -5,6 +5,10 @@ transaction.atomic, computes the new balance/held under that lock, writes the
 ledger entry with its balance_after and stores the new values. Lock order is
 always "caller's rows (e.g. the session) first, the account last", so two
 billing paths can never deadlock each other.
+
+On PostgreSQL a charge made with the session's row already locked (a completing
+callback) runs its locked part as one call of truestack_usage_charge, a function
+this app's migration 0005 installs: the same steps, in the same order.
 """
 
 import logging
