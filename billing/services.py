@@ -354,14 +354,24 @@ def _log_charge(entry: LedgerEntry) -> None:
     )
 
 
-def _charge_in_one_call(
-    *, session, reads: ChargeReads, month: tuple[datetime, datetime], at: datetime
-) -> LedgerEntry | None:
-    """PostgreSQL, with the session's row locked by the caller: the locked part of a
-    charge in one call of truestack_usage_charge (billing/migrations/0005), the same
-    steps as session_charge's locked path, without a round trip per step. None when
-    it wrote nothing (no account yet, or the ordinal moved off the quote): the
-    locked path then charges."""
+# The message truestack_usage_charge raises with p_strict when it cannot charge.
+CHARGE_REFUSED = "truestack: charge refused"
+
+
+@dataclass(frozen=True)
+class ChargeCall:
+    """One call of truestack_usage_charge (billing/migrations/0005) and what it charges."""
+
+    sql: str
+    params: list
+    price: int
+    tier_name: str
+    description: str
+
+
+def _charge_call(
+    *, session, reads: ChargeReads, month: tuple[datetime, datetime], at: datetime, strict: bool
+) -> ChargeCall | None:
     if _one_price(reads.tiers):
         expected = None  # any ordinal costs the same
     elif reads.quote_ordinal is None:
@@ -372,24 +382,56 @@ def _charge_in_one_call(
     price, tier_name = _price_from_tiers(reads.tiers, expected or 1)
     hold = reads.hold
     description = f"KYC session {session.pk}"
+    params = [
+        session.client_id,
+        session.pk,
+        price,
+        tier_name,
+        expected,
+        hold.pk if hold else None,
+        hold.amount if hold else 0,
+        *month,
+        at,
+        description,
+        LedgerEntry.Kind.USAGE.value,
+        Hold.Status.CAPTURED.value,
+        strict,
+    ]
+    sql = "SELECT * FROM truestack_usage_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    return ChargeCall(sql=sql, params=params, price=price, tier_name=tier_name, description=description)
+
+
+def session_charge_sql(*, session, reads: ChargeReads, at: datetime) -> ChargeCall | None:
+    """PostgreSQL: the locked part of charging `session` as one statement, for a caller
+    holding the session's row lock that sends it with its COMMIT (one round trip). When
+    it cannot charge (no account yet, or the ordinal moved off the quote) the statement
+    raises CHARGE_REFUSED, so that COMMIT rolls back; the caller then charges with
+    session_charge. None when the quote cannot be checked in SQL (use session_charge).
+    A charge made this way costs exactly its quote."""
+    return _charge_call(session=session, reads=reads, month=billing_month_bounds(at=at), at=at, strict=True)
+
+
+def charge_call_logged(*, call: ChargeCall, row: tuple | None) -> None:
+    """Log a charge made by sending `call` (its row: entry id, ordinal, balance)."""
+    session_id = call.params[1]
+    ordinal = row[1] if row else None
+    logger.info(
+        "billing: charged session %s ordinal %s: %s credits (%s)", session_id, ordinal, call.price, call.tier_name
+    )
+
+
+def _charge_in_one_call(
+    *, session, reads: ChargeReads, month: tuple[datetime, datetime], at: datetime
+) -> LedgerEntry | None:
+    """PostgreSQL, with the session's row locked by the caller: the locked part of a
+    charge in one call of truestack_usage_charge, the same steps as session_charge's
+    locked path, without a round trip per step. None when it wrote nothing (no
+    account yet, or the ordinal moved off the quote): the locked path then charges."""
+    call = _charge_call(session=session, reads=reads, month=month, at=at, strict=False)
+    if call is None:
+        return None
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM truestack_usage_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                session.client_id,
-                session.pk,
-                price,
-                tier_name,
-                expected,
-                hold.pk if hold else None,
-                hold.amount if hold else 0,
-                *month,
-                at,
-                description,
-                LedgerEntry.Kind.USAGE.value,
-                Hold.Status.CAPTURED.value,
-            ],
-        )
+        cursor.execute(call.sql, call.params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -398,12 +440,12 @@ def _charge_in_one_call(
         "id": entry_id,
         "client_id": session.client_id,
         "kind": LedgerEntry.Kind.USAGE.value,
-        "amount": -price,
+        "amount": -call.price,
         "balance_after": balance,
         "session_id": session.pk,
-        "tier_name": tier_name,
+        "tier_name": call.tier_name,
         "month_ordinal": ordinal,
-        "description": description,
+        "description": call.description,
         "created_at": at,
     }
     return LedgerEntry.from_db(connection.alias, list(written), list(written.values()))

@@ -10,11 +10,13 @@ refuses deep nesting, refused bodies kept truncated and purged after a week."""
 import hashlib
 import ipaddress
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
+from functools import partial
 from typing import NoReturn
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -155,9 +157,15 @@ def callback_process(*, callback: ProviderCallback, attempt_counted: bool = Fals
         # The callback is marked processed in the transaction that applies it: one
         # commit, and never applied without being marked (or marked without applying).
         # Marked first, so applying ends the transaction with the client's hot rows.
-        with transaction.atomic():
-            _settle(callback, ProviderCallback.State.PROCESSED, body="")
-            session_apply_provider_result(session=session, result=result, via="callback")
+        # Outside a transaction applying opens it (and may send its COMMIT with those
+        # rows); inside a caller's, a savepoint keeps a failure here from dooming it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            session_apply_provider_result(
+                session=session,
+                result=result,
+                via="callback",
+                first=partial(_settle, callback, ProviderCallback.State.PROCESSED, body=""),
+            )
     except Exception as exc:
         # Rolled back with the apply: the body is kept for the retry.
         callback.body, callback.processed_at = body, processed_at

@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,6 +77,13 @@ def _tally_add(*, client_id, delta: int, is_test: bool) -> None:
     OpenSessionTally.objects.filter(client_id=client_id).update(**{column: F(column) + delta})
 
 
+def _tally_release_sql(session: KycSession) -> tuple[str, list]:
+    """_tally_add(delta=-1) as SQL, for a statement sent with others (PostgreSQL)."""
+    column = "open_test_count" if session.is_test else "open_count"
+    table = OpenSessionTally._meta.db_table
+    return f"UPDATE {table} SET {column} = {column} - 1 WHERE client_id = %s", [session.client_id]  # noqa: S608 - names from the model
+
+
 def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> None:
     """Count `session` as open (in the live or the test count, by its key), or refuse
     it over the cap. One conditional UPDATE while under the cap (PostgreSQL re-checks
@@ -103,8 +111,37 @@ def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> N
     _tally_add(client_id=client.pk, delta=1, is_test=session.is_test)
 
 
-class _ReservationRefused(Exception):
-    """The one-statement reservation was refused; nothing was written."""
+class _Refused(Exception):
+    """A statement sent with its COMMIT refused (a TrueStack database function raised):
+    the transaction was rolled back, nothing was written."""
+
+
+# What TrueStack's database functions raise to refuse (kyc/0012, billing/0005).
+_REFUSALS = ("truestack: reservation refused", billing.CHARGE_REFUSED)
+
+
+def _execute_with_commit(statements: list[tuple[str, list]]) -> tuple | None:
+    """PostgreSQL, last in the outermost transaction: the statements and the COMMIT
+    in one round trip (a psycopg pipeline), so no Python runs while the rows they
+    lock are locked, however busy this process is. Returns the last statement's
+    first row. A refusal raised by one of them turns the COMMIT into a rollback and
+    raises _Refused."""
+    raw = connection.connection
+    try:
+        # Without pipeline support in libpq (before 14) the COMMIT follows in its own round trip.
+        pipeline = raw.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+        # Errors from the COMMIT and the pipeline's end come as Django's, as any query's
+        # would (and mark the connection for Django's end-of-request check).
+        with connection.wrap_database_errors, pipeline, connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            raw.commit()
+            return cursor.fetchone() if cursor.description else None
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if not (isinstance(cause, psycopg.errors.RaiseException) and any(r in str(cause) for r in _REFUSALS)):
+            raise
+        raise _Refused from None
 
 
 def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
@@ -116,7 +153,7 @@ def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
 
     When either UPDATE finds nothing to do (cap reached, credit short, tally or
     account missing) the statement raises, the transaction is rolled back, and
-    _ReservationRefused is raised: the locked path decides and explains.
+    _Refused is raised: the locked path decides and explains.
 
     The statement turns synchronous_commit off for this transaction only, so its
     COMMIT releases the row locks without waiting for the WAL flush (which would
@@ -136,20 +173,7 @@ def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
         "THEN set_config('synchronous_commit', 'off', true) = 'off' "
         "ELSE truestack_reservation_refused() END"
     )
-    raw = connection.connection
-    try:
-        # Without pipeline support in libpq (before 14) the COMMIT follows in its own round trip.
-        pipeline = raw.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
-        # Errors from the COMMIT and the pipeline's end come as Django's, as any query's
-        # would (and mark the connection for Django's end-of-request check).
-        with connection.wrap_database_errors, pipeline, connection.cursor() as cursor:
-            cursor.execute(sql, [client.pk, limit, *credit_params])
-            raw.commit()
-    except DatabaseError as exc:
-        cause = exc.__cause__
-        if not (isinstance(cause, psycopg.errors.RaiseException) and "reservation refused" in str(cause)):
-            raise
-        raise _ReservationRefused from None
+    _execute_with_commit([(sql, [client.pk, limit, *credit_params])])
 
 
 def _session_insert(*, client: Client, api_key: ApiKey, data: dict, now) -> KycSession:
@@ -181,7 +205,7 @@ def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:
                 billing.hold_insert(session=session, amount=hold_amount)
                 _reserve_and_commit(client=client, limit=limit, amount=hold_amount)
             return session
-        except _ReservationRefused:
+        except _Refused:
             pass  # rolled back: nothing was written
     with transaction.atomic():
         session = _session_insert(client=client, api_key=api_key, data=data, now=now)
@@ -311,20 +335,38 @@ _RESULT_FIELDS = {
 _SESSION_LOCKED = PreparedRead(lambda pk: KycSession.objects.select_for_update().filter(pk=pk)[:1], "pk")
 
 
-def session_apply_provider_result(*, session: KycSession, result: ProviderResult, via: str) -> tuple[KycSession, bool]:
+def session_apply_provider_result(
+    *, session: KycSession, result: ProviderResult, via: str, first: Callable[[], None] | None = None
+) -> tuple[KycSession, bool]:
     """Apply a provider result to `session` (an instance read by the caller; it
     is re-read under a row lock here). Idempotent: a final session never changes,
-    and the charge and the event are unique in the DB. Returns (session, changed)."""
+    and the charge and the event are unique in the DB. Returns (session, changed).
+    `first` runs first in the same transaction (a callback marks itself processed).
+
+    Outside any transaction on PostgreSQL, a completion's last writes (the tally and
+    the charge) are sent with the COMMIT in one round trip; should the charge refuse
+    there (its ordinal moved off the quote), all of it is rolled back and applied
+    again with the charge made statement by statement."""
     now = timezone.now()
     image_paths = {}
     if result.status == KycSession.Status.COMPLETED and result.images and not session.is_final:
         # Heavy I/O before taking the row lock; paths are deterministic, so a
         # concurrent or later writer overwrites the same files.
         image_paths = store_images(session=session, images=result.images)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        try:
+            return _apply(session, result, via, now, image_paths, first, commit_hot_rows=True)
+        except _Refused:
+            pass  # rolled back: nothing was written
+    return _apply(session, result, via, now, image_paths, first, commit_hot_rows=False)
 
-    # No savepoint when the caller has a transaction (a callback is marked processed in
-    # it): an error here rolls the caller's whole transaction back anyway.
+
+def _apply(session, result, via, now, image_paths, first, *, commit_hot_rows: bool) -> tuple[KycSession, bool]:
+    # No savepoint when the caller has a transaction: an error here rolls the
+    # caller's whole transaction back anyway.
     with transaction.atomic(savepoint=False):
+        if first is not None:
+            first()
         locked = _SESSION_LOCKED.get(pk=session.pk)
         if locked is None:
             raise KycSession.DoesNotExist(f"session {session.pk} does not exist")
@@ -392,13 +434,24 @@ def session_apply_provider_result(*, session: KycSession, result: ProviderResult
         if session.is_final and changed:
             # Last, the client's hot rows, in the order used everywhere (the tally, then
             # the credit account, as create does) so that they never deadlock.
-            _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
-            if session.status == KycSession.Status.EXPIRED:
-                billing.hold_release(session=session)
-            elif charge_reads is not None:
-                charge = billing.session_charge(session=session, session_locked=True, reads=charge_reads, at=now)
-                if charge is not None and (-charge.amount, charge.tier_name) != charge_reads.quote:
-                    _charge_correct(session=session, charge=charge, event=event)
+            charge_call = (
+                billing.session_charge_sql(session=session, reads=charge_reads, at=now)
+                if commit_hot_rows and charge_reads is not None
+                else None
+            )
+            if charge_call is not None:
+                # Sent with the COMMIT. It costs exactly its quote, which the row and
+                # the event already show.
+                row = _execute_with_commit([_tally_release_sql(session), (charge_call.sql, charge_call.params)])
+                billing.charge_call_logged(call=charge_call, row=row)
+            else:
+                _tally_add(client_id=session.client_id, delta=-1, is_test=session.is_test)
+                if session.status == KycSession.Status.EXPIRED:
+                    billing.hold_release(session=session)
+                elif charge_reads is not None:
+                    charge = billing.session_charge(session=session, session_locked=True, reads=charge_reads, at=now)
+                    if charge is not None and (-charge.amount, charge.tier_name) != charge_reads.quote:
+                        _charge_correct(session=session, charge=charge, event=event)
     if changed:
         logger.info("session %s -> %s via %s", session.id, session.status, via)
     return session, changed

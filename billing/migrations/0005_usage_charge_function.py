@@ -9,10 +9,12 @@ from django.db import migrations
 # VOLATILE function sees what committed before it, as the ORM's next statement
 # would), write the usage entry, capture the hold, store balance and held.
 #
-# It returns no row, and writes nothing, when the account is missing or when the
-# month's count puts the session at another ordinal than the one its price was
-# quoted for (p_expected_ordinal; NULL when every ordinal costs the same): the
-# locked path then prices it. Values of the models' choices are passed in, not
+# It writes nothing when the account is missing or when the month's count puts the
+# session at another ordinal than the one its price was quoted for
+# (p_expected_ordinal; NULL when every ordinal costs the same): it returns no row,
+# or with p_strict raises 'truestack: charge refused', which aborts the transaction
+# (a caller sending its COMMIT with the call gets a rollback). The locked path then
+# prices it. Values of the models' choices are passed in, not
 # spelled here. A change to these tables' columns must change this function too
 # (tests/billing/test_charge_in_one_call.py runs it on PostgreSQL).
 CREATE = """
@@ -29,7 +31,8 @@ CREATE OR REPLACE FUNCTION truestack_usage_charge(
     p_at timestamptz,
     p_description text,
     p_usage text,
-    p_captured text
+    p_captured text,
+    p_strict boolean
 ) RETURNS TABLE (out_entry_id bigint, out_ordinal integer, out_balance bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -40,12 +43,18 @@ BEGIN
     SELECT a.balance, a.held INTO v_balance, v_held
         FROM billing_creditaccount a WHERE a.client_id = p_client FOR UPDATE;
     IF NOT FOUND THEN
+        IF p_strict THEN
+            RAISE EXCEPTION 'truestack: charge refused' USING ERRCODE = 'P0001';
+        END IF;
         RETURN;
     END IF;
     SELECT count(*) + 1 INTO v_ordinal FROM billing_ledgerentry e
         WHERE e.client_id = p_client AND e.kind = p_usage
           AND e.created_at >= p_month_start AND e.created_at < p_month_end;
     IF p_expected_ordinal IS NOT NULL AND v_ordinal <> p_expected_ordinal THEN
+        IF p_strict THEN
+            RAISE EXCEPTION 'truestack: charge refused' USING ERRCODE = 'P0001';
+        END IF;
         RETURN;
     END IF;
     v_balance := v_balance - p_price;
@@ -67,7 +76,7 @@ $$;
 """
 DROP = (
     "DROP FUNCTION IF EXISTS truestack_usage_charge("
-    "uuid, uuid, bigint, text, integer, bigint, bigint, timestamptz, timestamptz, timestamptz, text, text, text);"
+    "uuid, uuid, bigint, text, integer, bigint, bigint, timestamptz, timestamptz, timestamptz, text, text, text, boolean);"
 )
 
 

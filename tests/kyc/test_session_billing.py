@@ -82,3 +82,47 @@ def test_a_quote_taken_by_a_concurrent_charge_is_corrected_before_commit(
         == api.get(f"/api/v1/kyc/sessions/{second.pk}").json()["billing"]
     )
     assert json.loads(bytes(event.body))["data"]["billing"]["credits"] == 30
+
+
+@pytest.mark.postgres
+def test_a_charge_refused_with_the_commit_is_applied_again_statement_by_statement(
+    api, funded, provider, valid_body, monkeypatch
+):
+    """On PostgreSQL a completion's tally and charge go with its COMMIT. When the charge
+    refuses there (the quoted ordinal was taken), everything is rolled back and applied
+    again; the session ends up completed once, charged once, with one event."""
+    from billing import services as billing
+    from kyc.models import OpenSessionTally, ProviderCallback
+    from webhooks.models import Delivery
+
+    PricingTier.objects.create(client=funded, name="First", min_volume=1, max_volume=1, credits_per_session=50)
+    PricingTier.objects.create(client=funded, name="Rest", min_volume=2, max_volume=None, credits_per_session=30)
+    first, second = (KycSession.objects.get(pk=create_session(api, valid_body)["id"]) for _ in range(2))
+    real = billing.session_charge_reads
+    quoted, reads_of_second = [], []
+
+    def stale(*, session):
+        reads = real(session=session)
+        if session.pk == second.pk:
+            reads_of_second.append(reads)
+        if session.pk == second.pk and not quoted:
+            # The first read quotes it as the month's first, with that ordinal.
+            quoted.append(reads)
+            return billing.ChargeReads(tiers=reads.tiers, hold=reads.hold, quote=(50, "First"), quote_ordinal=1)
+        return reads
+
+    monkeypatch.setattr(billing, "session_charge_reads", stale)
+    sandbox_complete(first, outcome="approved")
+    sandbox_complete(second, outcome="approved")
+
+    assert len(reads_of_second) == 2, "applied once: the charge was not refused with the commit"
+    second.refresh_from_db()
+    usage = LedgerEntry.objects.get(session=second, kind="usage")
+    assert (usage.month_ordinal, -usage.amount, usage.tier_name) == (2, 30, "Rest")
+    assert (second.status, second.billed_credits, second.billed_tier) == ("completed", 30, "Rest")
+    (event,) = Event.objects.filter(session=second)
+    assert json.loads(bytes(event.body))["data"]["billing"]["credits"] == 30
+    assert Delivery.objects.filter(event__session=second).count() == 1
+    assert ProviderCallback.objects.get(session=second).state == "processed"
+    assert OpenSessionTally.objects.get(client=funded).open_count == 0
+    assert billing.ledger_check() == []
