@@ -345,13 +345,11 @@ def session_charge(
 
 
 def _log_charge(entry: LedgerEntry) -> None:
-    logger.info(
-        "billing: charged session %s ordinal %s: %s credits (%s)",
-        entry.session_id,
-        entry.month_ordinal,
-        -entry.amount,
-        entry.tier_name,
-    )
+    _charge_logged(entry.session_id, entry.month_ordinal, -entry.amount, entry.tier_name)
+
+
+def _charge_logged(session_id, ordinal: int | None, credits: int, tier_name: str) -> None:
+    logger.info("billing: charged session %s ordinal %s: %s credits (%s)", session_id, ordinal, credits, tier_name)
 
 
 # The message truestack_usage_charge raises with p_strict when it cannot charge.
@@ -413,11 +411,7 @@ def session_charge_sql(*, session, reads: ChargeReads, at: datetime) -> ChargeCa
 
 def charge_call_logged(*, call: ChargeCall, row: tuple | None) -> None:
     """Log a charge made by sending `call` (its row: entry id, ordinal, balance)."""
-    session_id = call.params[1]
-    ordinal = row[1] if row else None
-    logger.info(
-        "billing: charged session %s ordinal %s: %s credits (%s)", session_id, ordinal, call.price, call.tier_name
-    )
+    _charge_logged(call.params[1], row[1] if row else None, call.price, call.tier_name)
 
 
 def _charge_in_one_call(

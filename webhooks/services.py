@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -315,6 +315,7 @@ def delivery_attempt(*, delivery_id) -> str:
             updated_at=finished,
         )
         logger.info("webhook delivery %s delivered (attempt %s)", delivery.pk, attempt.number)
+        _slot_hand_off(client_id=delivery.event.client_id, now=finished)
         return Delivery.State.DELIVERED
 
     if result.status_code == 410 or result.refused_permanently:
@@ -336,7 +337,38 @@ def delivery_attempt(*, delivery_id) -> str:
         error,
         state if updated else "superseded",
     )
+    _slot_hand_off(client_id=delivery.event.client_id, now=finished)
     return state if updated else "superseded"
+
+
+def _slot_hand_off(*, client_id, now: datetime) -> None:
+    """An attempt of this client has just let go of its slot: queue now the delivery
+    that has waited longest for one (put back by _claim for being over the client's
+    cap), instead of at a sweep after WEBHOOK_CLIENT_BUSY_DELAY_SECONDS. A retry due
+    within that delay may go that much early. Costs one read when nothing waits;
+    never raises (the sweep queues it anyway)."""
+    soon = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
+    not_leased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    try:
+        waiting = list(
+            Delivery.objects.filter(
+                event__client_id=client_id, state__in=OPEN_STATES, enqueued_at__isnull=True, next_attempt_at__lte=soon
+            )
+            .filter(not_leased)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:2]
+        )
+        for delivery_id in waiting:
+            # Taken by whoever sets enqueued_at first (another hand-off, the sweep).
+            if (
+                Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES, enqueued_at__isnull=True)
+                .filter(not_leased)
+                .update(next_attempt_at=now, enqueued_at=now, updated_at=now)
+            ):
+                _enqueue(delivery_id)
+                return
+    except DatabaseError:
+        logger.warning("webhook slot hand-off for client %s failed; the sweep will queue", client_id, exc_info=True)
 
 
 def deliveries_sweep(*, batch_size: int | None = None) -> list:

@@ -144,3 +144,42 @@ def test_a_deferred_delivery_is_picked_up_by_the_sweep_when_due(settings, make_s
     assert second.pk not in services.deliveries_sweep()
     Delivery.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert second.pk in services.deliveries_sweep()
+
+
+def test_a_finished_attempt_hands_its_slot_to_the_delivery_waiting_for_one(
+    settings, make_session, receiver, monkeypatch
+):
+    """A delivery put back for the cap goes out as soon as one of the client's attempts
+    finishes, not at a sweep seconds later."""
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT = 1
+    settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS = 5
+    first, second, third = (_delivery_for(make_session(receiver.url)) for _ in range(3))
+    Delivery.objects.filter(pk__in=[first.pk, second.pk]).update(enqueued_at=None)
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", queued.append)
+    # The first is being sent (leased) when the second comes: over the cap, it waits.
+    claim = services._claim(delivery_id=first.pk)
+    assert claim is not None and not isinstance(claim, str)
+    assert delivery_attempt(delivery_id=second.pk) == "deferred"
+    assert Delivery.objects.get(pk=second.pk).next_attempt_at > timezone.now()
+
+    # The first attempt ends...
+    Delivery.objects.filter(pk=first.pk).update(locked_until=None, state=Delivery.State.DELIVERED)
+    assert delivery_attempt(delivery_id=third.pk) == Delivery.State.DELIVERED  # ...and another finishes
+    assert queued == [second.pk]
+    handed = Delivery.objects.get(pk=second.pk)
+    assert handed.enqueued_at is not None and handed.next_attempt_at <= timezone.now()
+    assert delivery_attempt(delivery_id=second.pk) == Delivery.State.DELIVERED
+    assert queued == [second.pk]  # nothing else was waiting
+
+
+def test_no_hand_off_when_nothing_waits_and_never_a_leased_or_queued_delivery(
+    settings, make_session, receiver, monkeypatch
+):
+    queued_already, leased, done = (_delivery_for(make_session(receiver.url)) for _ in range(3))
+    Delivery.objects.filter(pk=leased.pk).update(enqueued_at=None, locked_until=timezone.now() + timedelta(seconds=30))
+    queued = []
+    monkeypatch.setattr(services, "_enqueue", queued.append)
+    assert delivery_attempt(delivery_id=done.pk) == Delivery.State.DELIVERED
+    assert queued == []
+    assert Delivery.objects.get(pk=queued_already.pk).enqueued_at is not None
