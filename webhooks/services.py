@@ -20,6 +20,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -225,6 +226,8 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
             # another of the same client's deliveries' attempts either.
             later = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
             deferred = claimable.update(next_attempt_at=later, enqueued_at=None, updated_at=now)
+            if deferred:
+                _waiting_for_slot_mark(client_id)
             return "deferred" if deferred else None
         claimed = claimable.update(
             locked_until=lease_until,
@@ -341,12 +344,32 @@ def delivery_attempt(*, delivery_id) -> str:
     return state if updated else "superseded"
 
 
+def _waiting_marker(client_id) -> str:
+    return f"webhooks:waiting-for-slot:{client_id}"
+
+
+def _waiting_for_slot_mark(client_id) -> None:
+    """Tell finishing attempts that a delivery of this client waits for a slot, until
+    the sweep would have queued it anyway."""
+    timeout = settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS + settings.WEBHOOK_SWEEP_INTERVAL_SECONDS
+    try:
+        cache.set(_waiting_marker(client_id), True, timeout=timeout)
+    except Exception:
+        logger.warning("webhook slot mark for client %s failed", client_id, exc_info=True)
+
+
 def _slot_hand_off(*, client_id, now: datetime) -> None:
     """An attempt of this client has just let go of its slot: queue now the delivery
     that has waited longest for one (put back by _claim for being over the client's
     cap), instead of at a sweep after WEBHOOK_CLIENT_BUSY_DELAY_SECONDS. A retry due
-    within that delay may go that much early. Costs one read when nothing waits;
+    within that delay may go that much early. Looks only while a delivery of the
+    client was put back lately (a cache mark; without a cache it always looks);
     never raises (the sweep queues it anyway)."""
+    try:
+        if not cache.get(_waiting_marker(client_id)):
+            return
+    except Exception:  # noqa: BLE001, S110 - no cache: look in the database
+        pass
     soon = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
     not_leased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     try:

@@ -174,8 +174,9 @@ def test_a_finished_attempt_hands_its_slot_to_the_delivery_waiting_for_one(
 
 
 def test_no_hand_off_when_nothing_waits_and_never_a_leased_or_queued_delivery(
-    settings, make_session, receiver, monkeypatch
+    settings, acme, make_session, receiver, monkeypatch
 ):
+    services._waiting_for_slot_mark(acme.pk)  # as if one had been put back: the hand-off looks
     queued_already, leased, done = (_delivery_for(make_session(receiver.url)) for _ in range(3))
     Delivery.objects.filter(pk=leased.pk).update(enqueued_at=None, locked_until=timezone.now() + timedelta(seconds=30))
     queued = []
