@@ -362,6 +362,7 @@ class ChargeCall:
 
     sql: str
     params: list
+    session_id: object
     price: int
     tier_name: str
     description: str
@@ -396,7 +397,9 @@ def _charge_call(
         strict,
     ]
     sql = "SELECT * FROM truestack_usage_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    return ChargeCall(sql=sql, params=params, price=price, tier_name=tier_name, description=description)
+    return ChargeCall(
+        sql=sql, params=params, session_id=session.pk, price=price, tier_name=tier_name, description=description
+    )
 
 
 def session_charge_sql(*, session, reads: ChargeReads, at: datetime) -> ChargeCall | None:
@@ -411,7 +414,7 @@ def session_charge_sql(*, session, reads: ChargeReads, at: datetime) -> ChargeCa
 
 def charge_call_logged(*, call: ChargeCall, row: tuple | None) -> None:
     """Log a charge made by sending `call` (its row: entry id, ordinal, balance)."""
-    _charge_logged(call.params[1], row[1] if row else None, call.price, call.tier_name)
+    _charge_logged(call.session_id, row[1] if row else None, call.price, call.tier_name)
 
 
 def _charge_in_one_call(
