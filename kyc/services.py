@@ -72,14 +72,19 @@ def _lock_tally(client: Client) -> OpenSessionTally:
     return tally
 
 
+def _tally_column(is_test: bool) -> str:
+    """Live and test sessions are counted apart (each has its own cap)."""
+    return "open_test_count" if is_test else "open_count"
+
+
 def _tally_add(*, client_id, delta: int, is_test: bool) -> None:
-    column = "open_test_count" if is_test else "open_count"
+    column = _tally_column(is_test)
     OpenSessionTally.objects.filter(client_id=client_id).update(**{column: F(column) + delta})
 
 
 def _tally_release_sql(session: KycSession) -> tuple[str, list]:
     """_tally_add(delta=-1) as SQL, for a statement sent with others (PostgreSQL)."""
-    column = "open_test_count" if session.is_test else "open_count"
+    column = _tally_column(session.is_test)
     table = OpenSessionTally._meta.db_table
     return f"UPDATE {table} SET {column} = {column} - 1 WHERE client_id = %s", [session.client_id]  # noqa: S608 - names from the model
 
@@ -89,7 +94,7 @@ def _tally_reserve(*, client: Client, limit: int, session: KycSession, now) -> N
     it over the cap. One conditional UPDATE while under the cap (PostgreSQL re-checks
     the condition on the locked row, so the cap is exact under concurrent creates);
     the tally is locked and confirmed only when it is full or missing."""
-    column = "open_test_count" if session.is_test else "open_count"
+    column = _tally_column(session.is_test)
     under_cap = OpenSessionTally.objects.filter(client=client, **{f"{column}__lt": limit})
     if under_cap.update(**{column: F(column) + 1}):
         return

@@ -371,22 +371,18 @@ def _slot_hand_off(*, client_id, now: datetime) -> None:
     except Exception:  # noqa: BLE001, S110 - no cache: look in the database
         pass
     soon = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
-    not_leased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    # Open, not waiting on the broker, not leased.
+    free = Q(state__in=OPEN_STATES, enqueued_at__isnull=True) & (Q(locked_until__isnull=True) | Q(locked_until__lt=now))
     try:
         waiting = list(
-            Delivery.objects.filter(
-                event__client_id=client_id, state__in=OPEN_STATES, enqueued_at__isnull=True, next_attempt_at__lte=soon
-            )
-            .filter(not_leased)
+            Delivery.objects.filter(free, event__client_id=client_id, next_attempt_at__lte=soon)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:2]
         )
         for delivery_id in waiting:
             # Taken by whoever sets enqueued_at first (another hand-off, the sweep).
-            if (
-                Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES, enqueued_at__isnull=True)
-                .filter(not_leased)
-                .update(next_attempt_at=now, enqueued_at=now, updated_at=now)
+            if Delivery.objects.filter(free, pk=delivery_id).update(
+                next_attempt_at=now, enqueued_at=now, updated_at=now
             ):
                 _enqueue(delivery_id)
                 return
