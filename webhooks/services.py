@@ -207,12 +207,39 @@ _DELIVERY_EVENT = PreparedRead(lambda pk: Event.objects.filter(deliveries__pk=pk
 def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
     """Take the lease with one conditional UPDATE; None when not ours to send,
     "deferred" when the client already has its cap of attempts in flight."""
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=lease_seconds())
+    claim = _claim_in_one_call if connection.vendor == "postgresql" else _claim_statement_by_statement
+    outcome = claim(delivery_id=delivery_id, now=now, lease_until=lease_until)
+    if outcome is None or isinstance(outcome, str):
+        return outcome
+    delivery, attempt = outcome
+    return delivery, attempt, lease_until
+
+
+def _to_send(delivery_id) -> Delivery:
+    # What sending reads: the event, its client, and only the key of its session.
+    return (
+        Delivery.objects.select_related("event__session__api_key", "event__client")
+        .only(*_SEND_FIELDS)
+        .get(pk=delivery_id)
+    )
+
+
+def _busy_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
+
+
+INTERRUPTED = "interrupted: worker lost before recording a result"
+
+
+def _claim_statement_by_statement(
+    *, delivery_id, now: datetime, lease_until: datetime
+) -> tuple[Delivery, Attempt] | str | None:
     event = _DELIVERY_EVENT.get(pk=delivery_id)
     if event is None:
         return None
     client_id = event.client_id
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=lease_seconds())
     with transaction.atomic():
         claimable = Delivery.objects.filter(pk=delivery_id, state__in=OPEN_STATES, next_attempt_at__lte=now).filter(
             Q(locked_until__isnull=True) | Q(locked_until__lt=now)
@@ -224,8 +251,7 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
         if in_flight >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT:
             # Put back, not failed and not counted: a slow receiver must not use up
             # another of the same client's deliveries' attempts either.
-            later = now + timedelta(seconds=settings.WEBHOOK_CLIENT_BUSY_DELAY_SECONDS)
-            deferred = claimable.update(next_attempt_at=later, enqueued_at=None, updated_at=now)
+            deferred = claimable.update(next_attempt_at=_busy_until(now), enqueued_at=None, updated_at=now)
             if deferred:
                 _waiting_for_slot_mark(client_id)
             return "deferred" if deferred else None
@@ -238,19 +264,41 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
         )
         if not claimed:
             return None
-        # What sending reads: the event, its client, and only the key of its session.
-        delivery = (
-            Delivery.objects.select_related("event__session__api_key", "event__client")
-            .only(*_SEND_FIELDS)
-            .get(pk=delivery_id)
-        )
+        delivery = _to_send(delivery_id)
         if delivery.attempt_count > 1:
             # An earlier attempt without a result belongs to a worker that died holding the lease.
-            Attempt.objects.filter(delivery_id=delivery.pk, duration_ms__isnull=True, error="").update(
-                error="interrupted: worker lost before recording a result"
+            Attempt.objects.filter(delivery_id=delivery_id, duration_ms__isnull=True, error="").update(
+                error=INTERRUPTED
             )
-        attempt = Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
-    return delivery, attempt, lease_until
+        return delivery, Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
+
+
+_CLAIM_SQL = "SELECT * FROM truestack_delivery_claim(%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _claim_in_one_call(*, delivery_id, now: datetime, lease_until: datetime) -> tuple[Delivery, Attempt] | str | None:
+    """PostgreSQL: _claim_statement_by_statement as one statement (webhooks/0006),
+    so the client's claim lock is held only while the server runs it."""
+    params = [
+        delivery_id,
+        now,
+        lease_until,
+        _busy_until(now),
+        settings.WEBHOOK_MAX_IN_FLIGHT_PER_CLIENT,
+        [state.value for state in OPEN_STATES],
+        CLIENT_CLAIM_LOCK,
+        INTERRUPTED,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
+        outcome, client_id, attempt_id, number = cursor.fetchone()
+    if outcome == "deferred":
+        _waiting_for_slot_mark(client_id)
+        return "deferred"
+    if outcome != "claimed":
+        return None
+    delivery = _to_send(delivery_id)
+    return delivery, Attempt(id=attempt_id, delivery=delivery, number=number, started_at=now)
 
 
 def _send(*, delivery: Delivery) -> outbound.OutboundResult:
@@ -301,47 +349,118 @@ def delivery_attempt(*, delivery_id) -> str:
 
     finished = timezone.now()
     error = "" if result.ok else _error_text(result)
-    Attempt.objects.filter(pk=attempt.pk).update(
-        duration_ms=result.duration_ms,
-        status_code=result.status_code,
-        error=error,
-        response_excerpt=result.excerpt,
-    )
-    endpoint_health_record(client=delivery.event.client, url=delivery.url, ok=result.ok, error=error, at=finished)
     if result.ok:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            state=Delivery.State.DELIVERED,
-            delivered_at=finished,
-            next_attempt_at=None,
-            locked_until=None,
-            last_error="",
-            updated_at=finished,
-        )
-        logger.info("webhook delivery %s delivered (attempt %s)", delivery.pk, attempt.number)
-        _slot_hand_off(client_id=delivery.event.client_id, now=finished)
-        return Delivery.State.DELIVERED
-
-    if result.status_code == 410 or result.refused_permanently:
+        state, next_at = Delivery.State.DELIVERED, None
+    elif result.status_code == 410 or result.refused_permanently:
         state, next_at = Delivery.State.FAILED, None
     elif delivery.attempt_count >= settings.WEBHOOK_MAX_ATTEMPTS:
         state, next_at = Delivery.State.FAILED, None
     else:
         state = Delivery.State.RETRYING
         next_at = finished + timedelta(seconds=backoff_seconds(attempt=delivery.attempt_count))
-    # Only while we still hold our lease: if it lapsed and another attempt took
-    # over, that attempt owns the outcome.
-    updated = Delivery.objects.filter(pk=delivery.pk, locked_until=lease_until).update(
-        state=state, next_attempt_at=next_at, locked_until=None, last_error=error, updated_at=finished
+    finish = _finish_in_one_call if connection.vendor == "postgresql" else _finish_statement_by_statement
+    updated = finish(
+        outcome=_Outcome(
+            delivery=delivery,
+            attempt=attempt,
+            result=result,
+            error=error,
+            state=state,
+            next_at=next_at,
+            lease_until=lease_until,
+            finished=finished,
+        )
     )
-    logger.info(
-        "webhook delivery %s attempt %s failed (%s) -> %s",
-        delivery.pk,
-        attempt.number,
-        error,
-        state if updated else "superseded",
-    )
+    if result.ok:
+        logger.info("webhook delivery %s delivered (attempt %s)", delivery.pk, attempt.number)
+    else:
+        logger.info(
+            "webhook delivery %s attempt %s failed (%s) -> %s",
+            delivery.pk,
+            attempt.number,
+            error,
+            state if updated else "superseded",
+        )
     _slot_hand_off(client_id=delivery.event.client_id, now=finished)
     return state if updated else "superseded"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What an attempt ends with: its result, and the delivery's next state."""
+
+    delivery: Delivery
+    attempt: Attempt
+    result: outbound.OutboundResult
+    error: str
+    state: str
+    next_at: datetime | None
+    lease_until: datetime
+    finished: datetime
+
+
+def _finish_statement_by_statement(*, outcome: _Outcome) -> bool:
+    """Record the attempt, the host's health and the delivery's new state; False when
+    a failure was superseded (the lease lapsed and another attempt took over, which
+    then owns the outcome). A success is recorded whatever happened to the lease."""
+    delivery, result = outcome.delivery, outcome.result
+    Attempt.objects.filter(pk=outcome.attempt.pk).update(
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        error=outcome.error,
+        response_excerpt=result.excerpt,
+    )
+    endpoint_health_record(
+        client=delivery.event.client, url=delivery.url, ok=result.ok, error=outcome.error, at=outcome.finished
+    )
+    ours = Q(pk=delivery.pk) if result.ok else Q(pk=delivery.pk, locked_until=outcome.lease_until)
+    delivered = {"delivered_at": outcome.finished} if result.ok else {}
+    return bool(
+        Delivery.objects.filter(ours).update(
+            state=outcome.state,
+            next_attempt_at=outcome.next_at,
+            locked_until=None,
+            last_error=outcome.error,
+            updated_at=outcome.finished,
+            **delivered,
+        )
+    )
+
+
+_FINISH_SQL = "SELECT * FROM truestack_delivery_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _finish_in_one_call(*, outcome: _Outcome) -> bool:
+    """PostgreSQL: _finish_statement_by_statement as one statement (webhooks/0006),
+    counting a success in the host's health row there when no alert is out; any other
+    health record (a failure, a first attempt to the host, a recovery to tell the
+    client about) is made the long way after it."""
+    delivery, result = outcome.delivery, outcome.result
+    params = [
+        delivery.pk,
+        outcome.attempt.pk,
+        result.duration_ms,
+        result.status_code,
+        outcome.error,
+        result.excerpt,
+        outcome.state,
+        result.ok,
+        outcome.next_at,
+        outcome.lease_until,
+        outcome.finished,
+        delivery.event.client_id,
+        endpoint_host(delivery.url),
+        hour_key(outcome.finished),
+        sorted(window_hours(outcome.finished)),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_FINISH_SQL, params)
+        updated, health_recorded = cursor.fetchone()
+    if not health_recorded:
+        endpoint_health_record(
+            client=delivery.event.client, url=delivery.url, ok=result.ok, error=outcome.error, at=outcome.finished
+        )
+    return updated
 
 
 def _waiting_marker(client_id) -> str:
