@@ -129,7 +129,10 @@ class EndpointHealth(models.Model):
         null=True, blank=True, help_text="First failed attempt since the last success."
     )
     last_success_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Not indexed: the row is updated on every attempt to the host, and without an index
+    # on a changed column PostgreSQL updates it in place (HOT). The table has a row per
+    # client and host, small enough to read whole for the dashboard.
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=255, blank=True)
     alerted_at = models.DateTimeField(
         null=True, blank=True, help_text="When the client was emailed that this host is failing (cleared on recovery)."

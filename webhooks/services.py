@@ -297,7 +297,10 @@ def _claim_in_one_call(*, delivery_id, now: datetime, lease_until: datetime) -> 
         return "deferred"
     if outcome != "claimed":
         return None
-    delivery = _to_send(delivery_id)
+    try:
+        delivery = _to_send(delivery_id)
+    except Delivery.DoesNotExist:
+        return None  # purged with its event since the claim committed: nothing to send
     return delivery, Attempt(id=attempt_id, delivery=delivery, number=number, started_at=now)
 
 
