@@ -182,7 +182,8 @@ def _lock_client_deliveries(client_id) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CLIENT_CLAIM_LOCK, str(client_id)])
 
 
-# First key of the two-part advisory lock taken by _lock_client_deliveries.
+# First key of the two-part advisory lock taken by _lock_client_deliveries (and, with
+# the same second key, by truestack_delivery_claim).
 CLIENT_CLAIM_LOCK = 7_411_001
 
 
@@ -236,6 +237,8 @@ INTERRUPTED = "interrupted: worker lost before recording a result"
 def _claim_statement_by_statement(
     *, delivery_id, now: datetime, lease_until: datetime
 ) -> tuple[Delivery, Attempt] | str | None:
+    """The claim as the ORM's statements, in one transaction under the client's claim
+    lock: (the delivery to send, its new attempt), "deferred", or None."""
     event = _DELIVERY_EVENT.get(pk=delivery_id)
     if event is None:
         return None

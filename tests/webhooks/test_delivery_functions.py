@@ -322,3 +322,17 @@ def test_a_health_record_that_cannot_be_counted_never_undoes_the_delivery(acme, 
     assert row(delivery, AFTER_FIELDS)[:2] == [Delivery.State.DELIVERED, now]
     assert attempts(delivery)[0][3] == 200
     assert "endpoint health" in caplog.text  # the long way logged it and went on
+
+
+@pytest.mark.django_db
+def test_a_delivered_attempt_is_three_statements(acme, make_session, receiver):
+    """Claim, read what to send, record; the first attempt to a host also creates its health row."""
+    first, second = (delivery_for(make_session(receiver.url)) for _ in range(2))
+    assert services.delivery_attempt(delivery_id=first.pk) == Delivery.State.DELIVERED
+    with CaptureQueriesContext(connection) as queries:
+        assert services.delivery_attempt(delivery_id=second.pk) == Delivery.State.DELIVERED
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 3, sql
+    assert "truestack_delivery_claim" in sql[0] and "truestack_delivery_finish" in sql[2]
+    hourly = health(acme, receiver)[0]
+    assert [sum(counts) for counts in zip(*hourly.values(), strict=True)] == [2, 2]  # tried, succeeded
