@@ -192,6 +192,20 @@ def finish_both(claims, *, result, state, next_at=None, finished, lease_until):
     return updated
 
 
+def delivered_in_one_call(deliveries, now) -> Delivery:
+    """One of the pair claimed and recorded as delivered, the PostgreSQL way."""
+    delivery, attempt = CLAIMS["one call"](delivery_id=deliveries["one call"].pk, now=now, lease_until=now + LEASE)
+    ok = outbound.OutboundResult(status_code=200, duration_ms=5)
+    assert finish_both(
+        {"one call": (delivery, attempt)},
+        result=ok,
+        state=Delivery.State.DELIVERED,
+        finished=now,
+        lease_until=now + LEASE,
+    ) == {"one call": True}
+    return delivery
+
+
 def health(acme, receiver) -> list:
     record = EndpointHealth.objects.get(client=acme, host=services.endpoint_host(receiver.url))
     return [getattr(record, name) for name in HEALTH_FIELDS]
@@ -228,17 +242,9 @@ def test_a_success_is_recorded_alike_and_counted_in_the_hosts_health(acme, pair,
 @pytest.mark.django_db
 def test_a_first_success_to_a_host_creates_its_health_the_long_way(acme, pair, receiver):
     now = timezone.now()
-    claims = claimed(pair(), now)
-    ok = outbound.OutboundResult(status_code=204, duration_ms=5)
-    finish_both(
-        {"one call": claims["one call"]},
-        result=ok,
-        state=Delivery.State.DELIVERED,
-        finished=now,
-        lease_until=now + LEASE,
-    )
+    delivery = delivered_in_one_call(pair(), now)
     assert health(acme, receiver) == [{hour_key(now): [1, 1]}, 0, None, now, now]
-    assert Delivery.objects.get(pk=claims["one call"][0].pk).state == Delivery.State.DELIVERED
+    assert Delivery.objects.get(pk=delivery.pk).state == Delivery.State.DELIVERED
 
 
 @pytest.mark.django_db
@@ -254,15 +260,7 @@ def test_a_success_after_an_alert_tells_the_client_it_recovered(acme, pair, rece
         alerted_at=now - timedelta(hours=1),
         last_error="HTTP 500",
     )
-    claims = claimed(pair(), now)
-    ok = outbound.OutboundResult(status_code=200, duration_ms=5)
-    finish_both(
-        {"one call": claims["one call"]},
-        result=ok,
-        state=Delivery.State.DELIVERED,
-        finished=now,
-        lease_until=now + LEASE,
-    )
+    delivered_in_one_call(pair(), now)
     record = EndpointHealth.objects.get(client=acme)
     assert (record.alerted_at, record.consecutive_failures, record.last_error) == (None, 0, "")
     assert len(mail.outbox) == 1 and "delivered again" in mail.outbox[0].subject
@@ -309,16 +307,7 @@ def test_a_failure_is_recorded_alike_and_a_superseded_one_changes_nothing(acme, 
 def test_a_health_record_that_cannot_be_counted_never_undoes_the_delivery(acme, pair, receiver, caplog):
     now = timezone.now()
     EndpointHealth.objects.create(client=acme, host=services.endpoint_host(receiver.url), hourly=["not", "hours"])
-    claims = claimed(pair(), now)
-    ok = outbound.OutboundResult(status_code=200, duration_ms=5)
-    assert finish_both(
-        {"one call": claims["one call"]},
-        result=ok,
-        state=Delivery.State.DELIVERED,
-        finished=now,
-        lease_until=now + LEASE,
-    )
-    delivery = claims["one call"][0]
+    delivery = delivered_in_one_call(pair(), now)
     assert row(delivery, AFTER_FIELDS)[:2] == [Delivery.State.DELIVERED, now]
     assert attempts(delivery)[0][3] == 200
     assert "endpoint health" in caplog.text  # the long way logged it and went on
