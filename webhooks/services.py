@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -442,7 +443,7 @@ def _finish_in_one_call(*, outcome: _Outcome) -> bool:
     health record (a failure, a first attempt to the host, a recovery to tell the
     client about) is made the long way after it."""
     delivery, result = outcome.delivery, outcome.result
-    params = [
+    params: list[Any] = [
         delivery.pk,
         outcome.attempt.pk,
         result.duration_ms,
