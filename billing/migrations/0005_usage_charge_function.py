@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from truestack.db.functions import postgresql_only
+
 # PostgreSQL only: a completing callback charges the session with one call of this
 # function (billing/services.py, _charge_in_one_call) instead of six statements with
 # Python between them, so the client's credit account (and the open-session tally the
@@ -80,17 +82,7 @@ DROP = (
 )
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [("billing", "0004_ledger_entry_created_at_given_by_the_writer")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [postgresql_only(CREATE, DROP)]

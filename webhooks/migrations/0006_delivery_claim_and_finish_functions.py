@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from truestack.db.functions import postgresql_only
+
 # PostgreSQL only: a webhook attempt claims its delivery with one call of
 # truestack_delivery_claim and records its outcome with one call of
 # truestack_delivery_finish (webhooks/services.py), instead of about six statements
@@ -140,17 +142,7 @@ DROP FUNCTION IF EXISTS truestack_delivery_finish(
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [("webhooks", "0005_delivery_leased_index")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [postgresql_only(CREATE, DROP)]
