@@ -23,6 +23,7 @@ from django.db.models import Count, F, Q, Sum, Window
 from django.utils import timezone
 
 from clients.models import Client
+from truestack.db import functions as db_functions
 from truestack.errors import BadRequest, InsufficientCredits
 from truestack.memo import ExpiringMemo
 from truestack.prepared import PreparedRead
@@ -352,6 +353,7 @@ def _charge_logged(session_id, ordinal: int | None, credits: int, tier_name: str
     logger.info("billing: charged session %s ordinal %s: %s credits (%s)", session_id, ordinal, credits, tier_name)
 
 
+_CHARGE_FUNCTION = "truestack_usage_charge"  # billing/migrations/0005
 # The message truestack_usage_charge raises with p_strict when it cannot charge.
 CHARGE_REFUSED = "truestack: charge refused"
 
@@ -396,9 +398,13 @@ def _charge_call(
         Hold.Status.CAPTURED.value,
         strict,
     ]
-    sql = "SELECT * FROM truestack_usage_charge(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     return ChargeCall(
-        sql=sql, params=params, session_id=session.pk, price=price, tier_name=tier_name, description=description
+        sql=db_functions.call_sql(_CHARGE_FUNCTION, params),
+        params=params,
+        session_id=session.pk,
+        price=price,
+        tier_name=tier_name,
+        description=description,
     )
 
 
@@ -427,9 +433,7 @@ def _charge_in_one_call(
     call = _charge_call(session=session, reads=reads, month=month, at=at, strict=False)
     if call is None:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(call.sql, call.params)
-        row = cursor.fetchone()
+    row = db_functions.call(_CHARGE_FUNCTION, call.params)
     if row is None:
         return None
     entry_id, ordinal, balance = row

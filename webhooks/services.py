@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from clients.services import api_key_plaintext, client_webhook_secrets
 from truestack import outbound
+from truestack.db import functions as db_functions
 from truestack.errors import BadRequest
 from truestack.prepared import PreparedRead
 from truestack.ratelimit import rate_limit_enforce
@@ -215,8 +216,7 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
     outcome = claim(delivery_id=delivery_id, now=now, lease_until=lease_until)
     if outcome is None or isinstance(outcome, str):
         return outcome
-    delivery, attempt = outcome
-    return delivery, attempt, lease_until
+    return (*outcome, lease_until)
 
 
 def _to_send(delivery_id) -> Delivery:
@@ -277,9 +277,6 @@ def _claim_statement_by_statement(
         return delivery, Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
 
 
-_CLAIM_SQL = "SELECT * FROM truestack_delivery_claim(%s, %s, %s, %s, %s, %s, %s, %s)"
-
-
 def _claim_in_one_call(*, delivery_id, now: datetime, lease_until: datetime) -> tuple[Delivery, Attempt] | str | None:
     """PostgreSQL: _claim_statement_by_statement as one statement (webhooks/0006),
     so the client's claim lock is held only while the server runs it."""
@@ -293,9 +290,7 @@ def _claim_in_one_call(*, delivery_id, now: datetime, lease_until: datetime) -> 
         CLIENT_CLAIM_LOCK,
         INTERRUPTED,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, params)
-        outcome, client_id, attempt_id, number = cursor.fetchone()
+    outcome, client_id, attempt_id, number = db_functions.call_row("truestack_delivery_claim", params)
     if outcome == "deferred":
         _waiting_for_slot_mark(client_id)
         return "deferred"
@@ -434,9 +429,6 @@ def _finish_statement_by_statement(*, outcome: _Outcome) -> bool:
     )
 
 
-_FINISH_SQL = "SELECT * FROM truestack_delivery_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-
-
 def _finish_in_one_call(*, outcome: _Outcome) -> bool:
     """PostgreSQL: _finish_statement_by_statement as one statement (webhooks/0006),
     counting a success in the host's health row there when no alert is out; any other
@@ -460,9 +452,7 @@ def _finish_in_one_call(*, outcome: _Outcome) -> bool:
         hour_key(outcome.finished),
         sorted(window_hours(outcome.finished)),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_FINISH_SQL, params)
-        updated, health_recorded = cursor.fetchone()
+    updated, health_recorded = db_functions.call_row("truestack_delivery_finish", params)
     if not health_recorded:
         endpoint_health_record(
             client=delivery.event.client, url=delivery.url, ok=result.ok, error=outcome.error, at=outcome.finished
