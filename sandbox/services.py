@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from kyc.innovatif.client import shared_session
 from kyc.innovatif.credentials import Credentials, credentials_sandbox
 from kyc.innovatif.crypto import (
     PROVIDER_TIME_ZONE,
@@ -443,9 +444,6 @@ def transaction_finish(
 # --- callbacks --------------------------------------------------------------------------
 
 
-_http = requests.Session()
-
-
 def callback_target_allowed(url: str) -> bool:
     """Only URLs under SANDBOX_CALLBACK_URL_PREFIX (the sandbox must not become an open relay)."""
     prefix = settings.SANDBOX_CALLBACK_URL_PREFIX.rstrip("/")
@@ -493,7 +491,11 @@ def callbacks_send(*, transaction_id: int, count: int = 1) -> list[CallbackOutco
         body = result_body(txn, detail=txn.callback_mode == "2", credentials=credentials, mode=int(txn.callback_mode))
         envelope = seal(body, credentials)
         try:
-            response = _http.post(txn.backend_url, json=envelope, timeout=CALLBACK_TIMEOUT, allow_redirects=False)
+            # The provider client's keep-alive session: the environment is read once per
+            # process, not on every callback.
+            response = shared_session().post(
+                txn.backend_url, json=envelope, timeout=CALLBACK_TIMEOUT, allow_redirects=False
+            )
             outcome = CallbackOutcome(
                 response.status_code, "" if response.status_code < 400 else f"HTTP {response.status_code}"
             )
