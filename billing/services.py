@@ -109,8 +109,13 @@ def _store_account(account: CreditAccount, *, balance: int, held: int) -> None:
 # --- prices ---------------------------------------------------------------------
 
 
+_TIERS = PreparedRead(
+    lambda client_id: PricingTier.objects.filter(client_id=client_id).order_by("min_volume", "id"), "client_id"
+)
+
+
 def _tiers(client_id) -> list[PricingTier]:
-    return list(PricingTier.objects.filter(client_id=client_id).order_by("min_volume", "id"))
+    return _TIERS.rows(client_id=client_id)
 
 
 def _price_from_tiers(tiers: list[PricingTier], ordinal: int) -> tuple[int, str]:
@@ -245,8 +250,14 @@ def hold_release(*, session) -> bool:
 # --- charges --------------------------------------------------------------------
 
 
+_USAGE = PreparedRead(
+    lambda session_id: LedgerEntry.objects.filter(session_id=session_id, kind=LedgerEntry.Kind.USAGE).only("id")[:1],
+    "session_id",
+)
+
+
 def _usage_exists(session_id) -> bool:
-    return LedgerEntry.objects.filter(session_id=session_id, kind=LedgerEntry.Kind.USAGE).exists()
+    return _USAGE.get(session_id=session_id) is not None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from truestack.db import values_bound_on_server
-from truestack.prepared import PreparedRead
+from truestack.prepared import PreparedRead, fields_save
 from truestack.ratelimit import source_rate_limit_hit
 
 from .innovatif.callback_body import CallbackBodyInvalid, parse_callback
@@ -100,7 +100,7 @@ def _settle(callback: ProviderCallback, state: str, error: str = "", *, body: st
         callback.processed_at = timezone.now()
     if body is not None:
         callback.body = body
-    callback.save(update_fields=_SETTLED_FIELDS)
+    fields_save(callback, _SETTLED_FIELDS)
 
 
 def _refuse(callback: ProviderCallback, status_code: int, reason: str) -> NoReturn:

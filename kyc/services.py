@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing import services as billing
 from clients.models import ApiKey, Client
 from truestack.errors import ConcurrentSessionLimit, GatewayError, ProviderBusy
-from truestack.prepared import PreparedRead
+from truestack.prepared import PreparedRead, fields_save
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -426,7 +426,7 @@ def _apply(session, result, via, now, image_paths, first, *, commit_hot_rows: bo
                 session.billed_credits, session.billed_tier = charge_reads.quote
                 session.billed_at = now
                 touched += ["billed_credits", "billed_tier", "billed_at"]
-        session.save(update_fields=touched)
+        fields_save(session, touched)
 
         # The row is locked and has just become final: this is its first such event,
         # numbered above.

@@ -1,11 +1,12 @@
 """truestack/prepared.py: a read compiled once gives what the ORM gives."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
 from kyc.models import KycSession
-from truestack.prepared import PreparedRead
+from truestack.prepared import PreparedRead, fields_save
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +58,62 @@ def test_a_read_that_cannot_be_prepared_is_refused(session):
     twice = PreparedRead(lambda pk: KycSession.objects.filter(pk=pk) | KycSession.objects.filter(ref_id=pk), "pk")
     with pytest.raises(ValueError):
         twice.get(pk=session.pk)
-    related = PreparedRead(lambda pk: KycSession.objects.select_related("client").filter(pk=pk), "pk")
+    annotated = PreparedRead(lambda pk: KycSession.objects.annotate(n=Count("client")).filter(pk=pk), "pk")
     with pytest.raises(ValueError):
-        related.get(pk=session.pk)
+        annotated.get(pk=session.pk)
+
+
+def test_a_read_following_rows_builds_them_as_the_orm_does(session):
+    prepared = PreparedRead(
+        lambda pk: (
+            KycSession.objects.select_related("client", "api_key")
+            .only("id", "client__name", "api_key__prefix")
+            .filter(pk=pk)[:1]
+        ),
+        "pk",
+    )
+    prepared.get(pk=session.pk)  # compiled here
+    with CaptureQueriesContext(connection) as captured:
+        got = prepared.get(pk=session.pk)
+        assert got.client.name == session.client.name
+        assert got.api_key.prefix == session.api_key.prefix
+    assert len(captured) == 1  # the related rows came with it
+
+
+def test_rows_are_every_row_in_order(session, make_client, make_api_key):
+    client = session.client
+    key = session.api_key
+    for n in range(3):
+        KycSession.objects.create(client=client, api_key=key, ref_id=f"REF-{n + 2}", expires_at="2030-01-01T00:00:00Z")
+    other = make_client()
+    KycSession.objects.create(
+        client=other, api_key=make_api_key(other)[0], ref_id="X", expires_at="2030-01-01T00:00:00Z"
+    )
+    prepared = PreparedRead(
+        lambda client_id: KycSession.objects.filter(client_id=client_id).order_by("ref_id"), "client_id"
+    )
+    got = prepared.rows(client_id=client.pk)
+    assert [s.ref_id for s in got] == ["REF-1", "REF-2", "REF-3", "REF-4"]
+    assert prepared.rows(client_id=make_client().pk) == []
+
+
+def test_fields_save_writes_what_save_with_update_fields_writes(session):
+    before = session.updated_at
+    session.status = KycSession.Status.PROCESSING
+    session.metadata = {"changed": True}
+    session.document_name = "not saved"
+    with CaptureQueriesContext(connection) as captured:
+        fields_save(session, ["status", "metadata", "updated_at", "status"])
+    assert len(captured) == 1
+    saved = KycSession.objects.get(pk=session.pk)
+    assert saved.status == KycSession.Status.PROCESSING
+    assert saved.metadata == {"changed": True}
+    assert saved.document_name == "Siti"  # not named: not written
+    assert saved.updated_at > before  # auto_now stamped, as save() does
+    assert saved.updated_at == session.updated_at
+
+
+def test_fields_save_of_a_missing_row_raises_as_save_does(session):
+    KycSession.objects.filter(pk=session.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        fields_save(session, ["status"])

@@ -8,19 +8,23 @@ only runs the SQL and builds the instance (with the fields' own converters, as
 the ORM would). Queries still go through Django's cursor, so they are logged,
 counted by tests and wrapped in Django's database errors.
 
-Only for a plain read of one model's own columns whose SQL does not depend on the
-values (each value a UUID, or a string for the names given as `text`, compared
-with `=`)."""
+Only for a plain read of columns (the model's own, and those of the rows it
+follows with `select_related`) whose SQL does not depend on the values (each value
+a UUID, or a string for the names given as `text`, compared with `=`).
+
+`fields_save` does the same for `instance.save(update_fields=...)`: the UPDATE of
+those columns by primary key is compiled once per model, fields and database."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models
+from django.db import DatabaseError, connections, models
 from django.db.models.expressions import Col
+from django.db.models.query import get_related_populators
 
 M = TypeVar("M", bound=models.Model)
 
@@ -32,6 +36,7 @@ class _Compiled:
     params: tuple[Any, ...]  # constants, or the name of a value to put there
     slots: tuple[int, ...]  # positions in params that take a value
     attnames: tuple[str, ...]
+    own: slice  # the model's own columns in a row; related ones follow
     compiler: Any
     converters: dict
 
@@ -68,6 +73,8 @@ class PreparedRead(Generic[M]):
         resolved = tuple(by_prepped.get(param, param) if _hashable(param) else param for param in params)
         slots = tuple(n for n, param in enumerate(resolved) if isinstance(param, str) and param in placeholders)
         columns = [expression for expression, _sql, _alias in compiler.select]
+        klass_info = compiler.klass_info
+        own = slice(klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1)
         # A placeholder the field turned into something else (a text column's str()) would
         # stay in the SQL as a constant: refuse rather than read the wrong rows.
         spellings = {
@@ -79,21 +86,23 @@ class PreparedRead(Generic[M]):
         if (
             leftover
             or sorted(resolved[n] for n in slots) != sorted(self._names)
-            or not all(isinstance(column, Col) and column.target.model is queryset.model for column in columns)
+            or compiler.annotation_col_map
+            or not all(isinstance(column, Col) for column in columns)
+            or not all(column.target.model is queryset.model for column in columns[own])
         ):
-            raise ValueError("PreparedRead: each value must appear once, and only the model's own columns be read")
+            raise ValueError("PreparedRead: each value must appear once, and only columns be read")
         return _Compiled(
             model=queryset.model,
             sql=sql,
             params=resolved,
             slots=slots,
-            attnames=tuple(column.target.attname for column in columns),
+            attnames=tuple(column.target.attname for column in columns[own]),
+            own=own,
             compiler=compiler,
             converters=compiler.get_converters(columns),
         )
 
-    def get(self, **values: Any) -> M | None:
-        """The first row for these values as an instance of the queryset's model, or None."""
+    def _run(self, values: dict[str, Any], *, first: bool) -> list[M]:
         connection = connections[self._using]
         key = f"{connection.alias}:{connection.vendor}"
         compiled = self._compiled.get(key)
@@ -104,12 +113,65 @@ class PreparedRead(Generic[M]):
             params[n] = self._prep(params[n], values[params[n]], connection)
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+            if first:
+                row = cursor.fetchone()
+                rows = [] if row is None else [row]
+            else:
+                rows = cursor.fetchall()
         if compiled.converters:
-            row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
-        return compiled.model.from_db(connection.alias, list(compiled.attnames), row)
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        # Django 5.2's signature (the type stubs follow a later one).
+        populators = get_related_populators(  # type: ignore[call-arg]
+            compiled.compiler.klass_info, compiled.compiler.select, connection.alias
+        )
+        instances = []
+        for row in rows:
+            instance = compiled.model.from_db(connection.alias, list(compiled.attnames), row[compiled.own])
+            for populator in populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances
+
+    def get(self, **values: Any) -> M | None:
+        """The first row for these values as an instance of the queryset's model, or None."""
+        found = self._run(values, first=True)
+        return found[0] if found else None
+
+    def rows(self, **values: Any) -> list[M]:
+        """Every row for these values, in the queryset's order."""
+        return self._run(values, first=False)
+
+
+_UPDATES: dict[tuple, tuple[str, tuple[models.Field, ...]]] = {}
+
+
+def fields_save(instance: models.Model, fields: Iterable[str], *, using: str = "default") -> None:
+    """`instance.save(update_fields=fields)` with the UPDATE compiled once: the same
+    values (each field's pre_save, so auto_now fields are stamped, then its database
+    form) and the same error when no row was updated. Sends no model signals; use
+    it only for models nobody listens to."""
+    connection = connections[using]
+    key = (type(instance), tuple(dict.fromkeys(fields)), connection.alias, connection.vendor)
+    compiled = _UPDATES.get(key)
+    if compiled is None:
+        compiled = _UPDATES[key] = _update_sql(instance._meta, key[1], connection)
+    sql, targets = compiled
+    params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in targets]
+    params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _update_sql(meta, names: tuple[str, ...], connection) -> tuple[str, tuple[models.Field, ...]]:
+    targets = tuple(meta.get_field(name) for name in names)
+    if not all(isinstance(field, models.Field) and field.concrete for field in targets):
+        raise ValueError("fields_save: only the model's own columns")
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(field.column)} = %s" for field in targets)
+    sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 - names from the model
+    return sql, targets
 
 
 def _hashable(value) -> bool:

@@ -219,13 +219,22 @@ def _claim(*, delivery_id) -> tuple[Delivery, Attempt, datetime] | str | None:
     return (*outcome, lease_until)
 
 
-def _to_send(delivery_id) -> Delivery:
-    # What sending reads: the event, its client, and only the key of its session.
-    return (
+# What sending reads: the event, its client, and only the key of its session.
+_TO_SEND = PreparedRead(
+    lambda pk: (
         Delivery.objects.select_related("event__session__api_key", "event__client")
         .only(*_SEND_FIELDS)
-        .get(pk=delivery_id)
-    )
+        .filter(pk=pk)[:1]
+    ),
+    "pk",
+)
+
+
+def _to_send(delivery_id) -> Delivery:
+    delivery = _TO_SEND.get(pk=delivery_id)
+    if delivery is None:
+        raise Delivery.DoesNotExist(f"delivery {delivery_id} does not exist")
+    return delivery
 
 
 def _busy_until(now: datetime) -> datetime:
