@@ -26,7 +26,7 @@ from clients.models import Client
 from truestack.db import functions as db_functions
 from truestack.errors import BadRequest, InsufficientCredits
 from truestack.memo import ExpiringMemo
-from truestack.prepared import PreparedRead
+from truestack.prepared import PreparedRead, row_insert
 
 from .models import DESCRIPTION_MAX_LENGTH, CreditAccount, Hold, LedgerEntry, PricingTier
 
@@ -194,7 +194,9 @@ def hold_insert(*, session, amount: int) -> Hold:
     """The hold row alone, for a caller that reserves its credit in the same
     transaction itself (credit_reserve, or credit_reserve_sql in its own statement):
     the session create path, which touches the client's hot rows last."""
-    return Hold.objects.create(client_id=session.client_id, session_id=session.pk, amount=amount)
+    hold = Hold(client_id=session.client_id, session_id=session.pk, amount=amount)
+    row_insert(hold)
+    return hold
 
 
 def credit_reserve(*, client: Client, amount: int) -> None:

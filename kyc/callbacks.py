@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from truestack.db import values_bound_on_server
-from truestack.prepared import PreparedRead, fields_save
+from truestack.prepared import PreparedRead, fields_save, row_insert
 from truestack.ratelimit import source_rate_limit_hit
 
 from .innovatif.callback_body import CallbackBodyInvalid, parse_callback
@@ -71,13 +71,12 @@ def callback_record(*, body: bytes, remote_addr: str | None, attempts: int = 0) 
     # PostgreSQL text cannot hold NUL; such a body is refused anyway, but it is stored first.
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     # The body (about 117 KB with the images) goes as a parameter, not as SQL text.
+    callback = ProviderCallback(
+        body=text, body_sha256=hashlib.sha256(body).hexdigest(), remote_addr=remote_addr or None, attempts=attempts
+    )
     with values_bound_on_server():
-        return ProviderCallback.objects.create(
-            body=text,
-            body_sha256=hashlib.sha256(body).hexdigest(),
-            remote_addr=remote_addr or None,
-            attempts=attempts,
-        )
+        row_insert(callback)
+    return callback
 
 
 _SETTLED_FIELDS = [

@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing import services as billing
 from clients.models import ApiKey, Client
 from truestack.errors import ConcurrentSessionLimit, GatewayError, ProviderBusy
-from truestack.prepared import PreparedRead, fields_save
+from truestack.prepared import PreparedRead, fields_save, row_insert
 from webhooks import services as webhooks
 from webhooks.models import Event
 
@@ -182,7 +182,7 @@ def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
 
 
 def _session_insert(*, client: Client, api_key: ApiKey, data: dict, now) -> KycSession:
-    return KycSession.objects.create(
+    session = KycSession(
         client=client,
         api_key=api_key,
         is_test=api_key.is_test,
@@ -190,6 +190,8 @@ def _session_insert(*, client: Client, api_key: ApiKey, data: dict, now) -> KycS
         expires_at=now + settings.SESSION_TTL,
         **data,
     )
+    row_insert(session)
+    return session
 
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:

@@ -1,12 +1,12 @@
 """truestack/prepared.py: a read compiled once gives what the ORM gives."""
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from kyc.models import KycSession
-from truestack.prepared import PreparedRead, fields_save
+from kyc.models import KycSession, ProviderCallback
+from truestack.prepared import PreparedRead, fields_save, row_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,39 @@ def test_fields_save_of_a_missing_row_raises_as_save_does(session):
     KycSession.objects.filter(pk=session.pk).delete()
     with pytest.raises(DatabaseError, match="did not affect any rows"):
         fields_save(session, ["status"])
+
+
+def test_row_insert_writes_what_create_writes(make_client, make_api_key):
+    client = make_client()
+    key = make_api_key(client)[0]
+    values = dict(
+        client=client,
+        api_key=key,
+        ref_id="REF-9",
+        document_name="Siti",
+        metadata={"user_id": "u-9"},
+        face_match_score="88.10",
+        expires_at="2030-01-01T00:00:00Z",
+    )
+    inserted = KycSession(**values)
+    with CaptureQueriesContext(connection) as captured:
+        row_insert(inserted)
+    assert len(captured) == 1
+    assert not inserted._state.adding
+    created = KycSession.objects.create(**{**values, "ref_id": "REF-10"})
+    got, orm = KycSession.objects.get(pk=inserted.pk), KycSession.objects.get(pk=created.pk)
+    for field in KycSession._meta.concrete_fields:
+        if field.name not in {"id", "ref_id", "created_at", "updated_at"}:
+            assert getattr(got, field.attname) == getattr(orm, field.attname), field.name
+    assert got.created_at is not None and got.created_at == inserted.created_at  # auto_now_add stamped
+
+
+def test_row_insert_reads_back_a_numbered_key_and_refuses_a_duplicate():
+    first = ProviderCallback(body="{}", body_sha256="0" * 64)
+    row_insert(first)
+    second = ProviderCallback(body="{}", body_sha256="1" * 64)
+    row_insert(second)
+    assert isinstance(first.pk, int) and second.pk > first.pk
+    assert ProviderCallback.objects.get(pk=second.pk).body_sha256 == "1" * 64
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(ProviderCallback(pk=first.pk, body="{}", body_sha256="2" * 64))

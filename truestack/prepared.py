@@ -13,7 +13,9 @@ follows with `select_related`) whose SQL does not depend on the values (each val
 a UUID, or a string for the names given as `text`, compared with `=`).
 
 `fields_save` does the same for `instance.save(update_fields=...)`: the UPDATE of
-those columns by primary key is compiled once per model, fields and database."""
+those columns by primary key is compiled once per model, fields and database; and
+`row_insert` for `instance.save(force_insert=True)`. Neither sends model signals:
+only for models nobody listens to (none of TrueStack's are)."""
 
 from __future__ import annotations
 
@@ -148,8 +150,7 @@ _UPDATES: dict[tuple, tuple[str, tuple[models.Field, ...]]] = {}
 def fields_save(instance: models.Model, fields: Iterable[str], *, using: str = "default") -> None:
     """`instance.save(update_fields=fields)` with the UPDATE compiled once: the same
     values (each field's pre_save, so auto_now fields are stamped, then its database
-    form) and the same error when no row was updated. Sends no model signals; use
-    it only for models nobody listens to."""
+    form) and the same error when no row was updated."""
     connection = connections[using]
     key = (type(instance), tuple(dict.fromkeys(fields)), connection.alias, connection.vendor)
     compiled = _UPDATES.get(key)
@@ -162,6 +163,43 @@ def fields_save(instance: models.Model, fields: Iterable[str], *, using: str = "
         cursor.execute(sql, params)
         if cursor.rowcount == 0:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+_INSERTS: dict[tuple, tuple[str, tuple[models.Field, ...]]] = {}
+
+
+def row_insert(instance: models.Model, *, using: str = "default") -> None:
+    """`instance.save(force_insert=True)` with the INSERT compiled once: every column
+    (each field's pre_save, so auto_now_add fields are stamped, then its database
+    form); a primary key the database numbers is read back into the instance."""
+    connection = connections[using]
+    meta = instance._meta
+    numbered = instance.pk is None and meta.pk is not None and meta.pk.db_returning
+    key = (type(instance), numbered, connection.alias, connection.vendor)
+    compiled = _INSERTS.get(key)
+    if compiled is None:
+        compiled = _INSERTS[key] = _insert_sql(meta, numbered, connection)
+    sql, targets = compiled
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in targets]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if numbered:
+            row = cursor.fetchone() if connection.features.can_return_columns_from_insert else None
+            instance.pk = row[0] if row else cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def _insert_sql(meta, numbered: bool, connection) -> tuple[str, tuple[models.Field, ...]]:
+    if meta.parents or any(field.generated or field.has_db_default() for field in meta.local_concrete_fields):
+        raise ValueError("row_insert: only a model of its own columns, without database defaults")
+    targets = tuple(field for field in meta.local_concrete_fields if not (numbered and field.primary_key))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in targets)
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(targets))})"  # noqa: S608 - names from the model
+    if numbered and connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    return sql, targets
 
 
 def _update_sql(meta, names: tuple[str, ...], connection) -> tuple[str, tuple[models.Field, ...]]:

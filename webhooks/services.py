@@ -31,7 +31,7 @@ from clients.services import api_key_plaintext, client_webhook_secrets
 from truestack import outbound
 from truestack.db import functions as db_functions
 from truestack.errors import BadRequest
-from truestack.prepared import PreparedRead
+from truestack.prepared import PreparedRead, row_insert
 from truestack.ratelimit import rate_limit_enforce
 
 # tasks.py imports this module too; both only use each other's names at call time.
@@ -132,15 +132,16 @@ def event_record(
     event.body = serialize_payload(payload)
     try:
         with transaction.atomic(savepoint=not first_of_kind):
-            event.save(force_insert=True)
+            row_insert(event)
     except IntegrityError:
         if first_of_kind:
             raise
         return None
     if webhook_url:
-        delivery = Delivery.objects.create(
+        delivery = Delivery(
             event=event, url=webhook_url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now
         )
+        row_insert(delivery)
         transaction.on_commit(partial(_enqueue, delivery.pk))
     return event
 
