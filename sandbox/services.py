@@ -15,14 +15,12 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db import transaction as db_transaction
-from django.db.models import F
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
@@ -36,6 +34,7 @@ from kyc.innovatif.crypto import (
     request_time_now,
     seal,
 )
+from truestack.prepared import PreparedRead
 
 from . import specimens
 from .models import SandboxTransaction
@@ -366,6 +365,17 @@ def transaction_open(*, transaction: SandboxTransaction) -> bool:
     return bool(changed)
 
 
+# The reads of every completion, compiled once per process (truestack/prepared.py).
+_BY_PK = PreparedRead(lambda pk: SandboxTransaction.objects.filter(pk=pk)[:1], numbers=("pk",))
+_BY_ONBOARDING_ID = PreparedRead(
+    lambda onboarding_id: SandboxTransaction.objects.filter(onboarding_id=onboarding_id)[:1], text=("onboarding_id",)
+)
+
+
+def transaction_by_onboarding_id(onboarding_id: str) -> SandboxTransaction | None:
+    return _BY_ONBOARDING_ID.get(onboarding_id=onboarding_id)
+
+
 def transaction_expire_if_due(*, transaction: SandboxTransaction) -> bool:
     """Past expired_at and still open: -> 3 with an expiry callback."""
     now = timezone.now()
@@ -437,8 +447,8 @@ def transaction_finish(
             SandboxTransaction.objects.filter(pk=transaction.pk).update(
                 callback_last_error="not sent: send_callback was false (lost callback rehearsal)"
             )
-    transaction.refresh_from_db()
-    return transaction
+    # As it now stands: with the callbacks just sent (on commit) recorded.
+    return _BY_PK.get(pk=transaction.pk) or transaction
 
 
 # --- callbacks --------------------------------------------------------------------------
@@ -453,14 +463,16 @@ def callback_target_allowed(url: str) -> bool:
 
 
 def _record_callback(txn_id: int, *, status_code: int | None, error: str, sent: bool) -> None:
-    values: dict[str, Any] = {
-        "callback_last_status": status_code,
-        "callback_last_error": error[:255],
-        "callback_last_at": timezone.now(),
-    }
-    if sent:
-        values["callback_count"] = F("callback_count") + 1
-    SandboxTransaction.objects.filter(pk=txn_id).update(**values)
+    # One statement written once (every callback sent records itself); the count is
+    # raised in the database, so concurrent sends of one transaction all count.
+    table = SandboxTransaction._meta.db_table
+    at = SandboxTransaction._meta.get_field("callback_last_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET callback_last_status = %s, callback_last_error = %s, callback_last_at = %s, "  # noqa: S608 - table name from the model
+            "callback_count = callback_count + %s WHERE id = %s",
+            [status_code, error[:255], at, 1 if sent else 0, txn_id],
+        )
 
 
 @dataclass
@@ -472,7 +484,7 @@ class CallbackOutcome:
 def callbacks_send(*, transaction_id: int, count: int = 1) -> list[CallbackOutcome]:
     """POST the encrypted, signed callback `count` times to backend_url (in the
     transaction's callback_mode), recording each outcome on the transaction."""
-    txn = SandboxTransaction.objects.filter(pk=transaction_id).first()
+    txn = _BY_PK.get(pk=transaction_id)
     if txn is None:
         return []
     if txn.callback_mode == "0" or not txn.backend_url:

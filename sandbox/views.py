@@ -51,7 +51,7 @@ def get_status(request):
 
 
 def _transaction_or_404(onboarding_id: str) -> SandboxTransaction:
-    txn = SandboxTransaction.objects.filter(onboarding_id=onboarding_id).first()
+    txn = services.transaction_by_onboarding_id(onboarding_id)
     if txn is None:
         raise Http404("Unknown onboarding id")
     return txn
@@ -121,7 +121,7 @@ def _page(request, txn, *, error: str = "", status: int = 200):
 @csrf_exempt
 @require_POST
 def complete(request, onboarding_id: str):
-    txn = SandboxTransaction.objects.filter(onboarding_id=onboarding_id).first()
+    txn = services.transaction_by_onboarding_id(onboarding_id)
     if txn is None:
         return JsonResponse({"error": "NOT_FOUND", "message": "Unknown onboarding id"}, status=404)
     try:

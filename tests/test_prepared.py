@@ -153,3 +153,12 @@ def test_row_insert_reads_back_a_numbered_key_and_refuses_a_duplicate():
     assert ProviderCallback.objects.get(pk=second.pk).body_sha256 == "1" * 64
     with pytest.raises(IntegrityError), transaction.atomic():
         row_insert(ProviderCallback(pk=first.pk, body="{}", body_sha256="2" * 64))
+
+
+def test_a_read_by_an_integer(session):
+    first = ProviderCallback(body="{}", body_sha256="3" * 64)
+    row_insert(first)
+    prepared = PreparedRead(lambda pk: ProviderCallback.objects.filter(pk=pk)[:1], numbers=("pk",))
+    assert prepared.get(pk=first.pk).body_sha256 == "3" * 64
+    assert prepared.get(pk=str(first.pk)).pk == first.pk
+    assert prepared.get(pk=first.pk + 1000) is None

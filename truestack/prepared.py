@@ -10,7 +10,8 @@ counted by tests and wrapped in Django's database errors.
 
 Only for a plain read of columns (the model's own, and those of the rows it
 follows with `select_related`) whose SQL does not depend on the values (each value
-a UUID, or a string for the names given as `text`, compared with `=`).
+a UUID, or a string or an integer for the names given as `text` or `numbers`,
+compared with `=`).
 
 `fields_save` does the same for `instance.save(update_fields=...)`: the UPDATE of
 those columns by primary key is compiled once per model, fields and database; and
@@ -49,22 +50,32 @@ class PreparedRead(Generic[M]):
         build: Callable[..., models.QuerySet[M]],
         *names: str,
         text: tuple[str, ...] = (),
+        numbers: tuple[str, ...] = (),
         using: str = "default",
     ):
         """`build(**{name: value})` returns the queryset; it is called once per
         database with placeholder values. Values are UUIDs, except those named in
-        `text` (strings)."""
+        `text` (strings) and in `numbers` (integers)."""
         self._build = build
-        self._names = names + text
+        self._names = names + text + numbers
         self._text = frozenset(text)
+        self._numbers = frozenset(numbers)
         self._using = using
         self._compiled: dict[str, _Compiled] = {}
 
     def _placeholder(self, n: int, name: str) -> Any:
-        return f"\x1fprepared-{n}\x1f" if name in self._text else uuid.UUID(int=n + 1)
+        if name in self._text:
+            return f"\x1fprepared-{n}\x1f"
+        if name in self._numbers:
+            return -(2**62) - n  # no key or count is ever this
+        return uuid.UUID(int=n + 1)
 
     def _prep(self, name: str, value: Any, connection) -> Any:
-        return value if name in self._text else models.UUIDField().get_db_prep_value(value, connection)
+        if name in self._text:
+            return value
+        if name in self._numbers:
+            return int(value)
+        return models.UUIDField().get_db_prep_value(value, connection)
 
     def _compile(self, connection) -> _Compiled:
         placeholders = {name: self._placeholder(n, name) for n, name in enumerate(self._names)}
