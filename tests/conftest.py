@@ -107,8 +107,10 @@ def live_server_quiesce():
     a thread still running would share the (SQLite in-memory) database connection
     with the next test's setup and fail it with "database table is locked"."""
     from kyc.innovatif.client import shared_session
+    from sandbox.services import callback_session
 
-    shared_session().close()  # the provider client's and the sandbox's callbacks
+    shared_session().close()  # the provider client's
+    callback_session().close()  # the sandbox's callbacks
     gc.collect()  # sockets of dropped responses still waiting in reference cycles
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(

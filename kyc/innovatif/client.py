@@ -14,10 +14,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 
 from .credentials import Credentials, credentials_live, credentials_sandbox
 from .crypto import EnvelopeError, open_envelope, request_time_now, seal
@@ -69,25 +71,35 @@ class CreateTransactionResult:
     ref_id: str  # the provider's prefixed ref id, used by get-status and callbacks
 
 
-_session_lock = threading.Lock()
-_session: requests.Session | None = None
-_session_pid: int | None = None
+class ProcessSession:
+    """One keep-alive requests.Session per process (recreated after a fork so workers
+    never share sockets with their parent). The environment's proxy and CA settings
+    are read here, once, not on every call (`trust_env` would re-read them, and look
+    for a .netrc, per request). `adapter` builds the transport mounted for http and
+    https (pool size, retries); requests' default otherwise."""
+
+    def __init__(self, adapter: Callable[[], HTTPAdapter] | None = None):
+        self._adapter = adapter
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._pid: int | None = None
+
+    def __call__(self) -> requests.Session:
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():
+                session = requests.Session()
+                session.trust_env = False
+                session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+                if self._adapter is not None:
+                    for prefix in ("http://", "https://"):
+                        session.mount(prefix, self._adapter())
+                self._session, self._pid = session, os.getpid()
+            return self._session
 
 
-def shared_session() -> requests.Session:
-    """One keep-alive session per process (recreated after a fork so workers
-    never share sockets with their parent). The environment's proxy and CA
-    settings are read here, once, not on every call (`trust_env` would re-read
-    them, and look for a .netrc, per request)."""
-    global _session, _session_pid
-    with _session_lock:
-        if _session is None or _session_pid != os.getpid():
-            session = requests.Session()
-            session.trust_env = False
-            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            _session = session
-            _session_pid = os.getpid()
-        return _session
+# The provider client's. Its calls are not retried: creating a transaction twice
+# is not harmless.
+shared_session = ProcessSession()
 
 
 @functools.lru_cache(maxsize=16)

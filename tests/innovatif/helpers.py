@@ -24,11 +24,14 @@ def sandbox_credentials() -> Credentials:
 
 
 class Recorder:
-    """Records POST bodies on 127.0.0.1; answers with `status_code`."""
+    """Records POST bodies on 127.0.0.1; answers with `status_code`, except that the
+    next `drop_next` requests are read and their connection closed unanswered (as a
+    server closing a kept-alive connection just as the client reuses it)."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.status_code = 200
+        self.drop_next = 0
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +39,10 @@ class Recorder:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 recorder.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if recorder.drop_next > 0:
+                    recorder.drop_next -= 1
+                    self.close_connection = True
+                    return
                 self.send_response(recorder.status_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")

@@ -297,6 +297,25 @@ def test_failed_callback_delivery_is_recorded(client, env, recorder):
     assert debug_state(txn) == {"callback_count": 2, "callback_last_status": 500, "callback_last_error": "HTTP 500"}
 
 
+def test_a_callback_dropped_on_the_way_is_sent_once_more(client, env, recorder):
+    recorder.drop_next = 1
+    txn = new_txn(client, recorder)
+    complete(client, txn, outcome="approved")
+    assert len(recorder.requests) == 2  # dropped unanswered, then sent again
+    assert recorder.bodies[0] == recorder.bodies[1]
+    assert debug_state(txn) == {"callback_count": 1, "callback_last_status": 200, "callback_last_error": ""}
+
+
+def test_a_callback_dropped_twice_is_recorded_as_not_delivered(client, env, recorder):
+    recorder.drop_next = 2
+    txn = new_txn(client, recorder)
+    complete(client, txn, outcome="approved")
+    assert len(recorder.requests) == 2  # one more try, not more
+    state = debug_state(txn)
+    assert state["callback_last_status"] is None
+    assert state["callback_last_error"].startswith("not delivered")
+
+
 def test_unreachable_callback_target_is_recorded(client, env, recorder, settings):
     settings.SANDBOX_CALLBACK_URL_PREFIX = "http://127.0.0.1:9"
     txn = new_txn(client, recorder, backend_url="http://127.0.0.1:9/cb")
