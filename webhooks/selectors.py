@@ -3,6 +3,7 @@ the portal's health panels."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -152,11 +153,18 @@ def hour_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
-def window_hours(now: datetime) -> set[str]:
-    return {hour_key(now - timedelta(hours=n)) for n in range(HEALTH_WINDOW_HOURS)}
+def window_hours(now: datetime) -> frozenset[str]:
+    """The hour keys of the health window that ends in `now`'s hour. Every attempt
+    records one, so they are built once per hour."""
+    return _window_hours(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
 
 
-def _view(record: EndpointHealth, hours: set[str]) -> EndpointHealthView:
+@functools.lru_cache(maxsize=4)
+def _window_hours(hour: datetime) -> frozenset[str]:
+    return frozenset(hour_key(hour - timedelta(hours=n)) for n in range(HEALTH_WINDOW_HOURS))
+
+
+def _view(record: EndpointHealth, hours: frozenset[str]) -> EndpointHealthView:
     attempts = successes = 0
     for key, (tried, succeeded) in (record.hourly or {}).items():
         if key in hours:
