@@ -1,12 +1,14 @@
-"""truestack/prepared.py: a read compiled once gives what the ORM gives."""
+"""truestack/prepared.py: reads and writes compiled once do what the ORM does."""
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, signals
 from django.test.utils import CaptureQueriesContext
 
+from billing.models import Hold
 from kyc.models import KycSession, ProviderCallback
 from truestack.prepared import PreparedRead, fields_save, row_insert
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +164,11 @@ def test_a_read_by_an_integer(session):
     assert prepared.get(pk=first.pk).body_sha256 == "3" * 64
     assert prepared.get(pk=str(first.pk)).pk == first.pk
     assert prepared.get(pk=first.pk + 1000) is None
+
+
+@pytest.mark.parametrize("model", [KycSession, ProviderCallback, Event, Delivery, Hold])
+def test_nobody_listens_to_the_models_written_without_save(model):
+    # row_insert and fields_save send no model signals: the models the services write
+    # with them must have no receivers, or those would silently stop being called.
+    for signal in (signals.pre_save, signals.post_save):
+        assert not signal.has_listeners(model), f"{signal} has receivers for {model.__name__}"
