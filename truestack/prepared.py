@@ -42,6 +42,7 @@ class _Compiled:
     own: slice  # the model's own columns in a row; related ones follow
     compiler: Any
     converters: dict
+    populators: list  # Django's builders of the related rows (hold no per-row state)
 
 
 class PreparedRead(Generic[M]):
@@ -113,6 +114,8 @@ class PreparedRead(Generic[M]):
             own=own,
             compiler=compiler,
             converters=compiler.get_converters(columns),
+            # Django 5.2's signature (the type stubs follow a later one).
+            populators=get_related_populators(klass_info, compiler.select, connection.alias),  # type: ignore[call-arg]
         )
 
     def _run(self, values: dict[str, Any], *, first: bool) -> list[M]:
@@ -133,14 +136,10 @@ class PreparedRead(Generic[M]):
                 rows = cursor.fetchall()
         if compiled.converters:
             rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
-        # Django 5.2's signature (the type stubs follow a later one).
-        populators = get_related_populators(  # type: ignore[call-arg]
-            compiled.compiler.klass_info, compiled.compiler.select, connection.alias
-        )
         instances = []
         for row in rows:
             instance = compiled.model.from_db(connection.alias, list(compiled.attnames), row[compiled.own])
-            for populator in populators:
+            for populator in compiled.populators:
                 populator.populate(row, instance)
             instances.append(instance)
         return instances
