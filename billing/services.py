@@ -194,9 +194,7 @@ def hold_insert(*, session, amount: int) -> Hold:
     """The hold row alone, for a caller that reserves its credit in the same
     transaction itself (credit_reserve, or credit_reserve_sql in its own statement):
     the session create path, which touches the client's hot rows last."""
-    hold = Hold(client_id=session.client_id, session_id=session.pk, amount=amount)
-    row_insert(hold)
-    return hold
+    return row_insert(Hold(client_id=session.client_id, session_id=session.pk, amount=amount))
 
 
 def credit_reserve(*, client: Client, amount: int) -> None:

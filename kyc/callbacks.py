@@ -75,8 +75,7 @@ def callback_record(*, body: bytes, remote_addr: str | None, attempts: int = 0) 
         body=text, body_sha256=hashlib.sha256(body).hexdigest(), remote_addr=remote_addr or None, attempts=attempts
     )
     with values_bound_on_server():
-        row_insert(callback)
-    return callback
+        return row_insert(callback)
 
 
 _SETTLED_FIELDS = [

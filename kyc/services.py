@@ -182,16 +182,16 @@ def _reserve_and_commit(*, client: Client, limit: int, amount: int) -> None:
 
 
 def _session_insert(*, client: Client, api_key: ApiKey, data: dict, now) -> KycSession:
-    session = KycSession(
-        client=client,
-        api_key=api_key,
-        is_test=api_key.is_test,
-        ref_id=ref_id_generate(client=client),
-        expires_at=now + settings.SESSION_TTL,
-        **data,
+    return row_insert(
+        KycSession(
+            client=client,
+            api_key=api_key,
+            is_test=api_key.is_test,
+            ref_id=ref_id_generate(client=client),
+            expires_at=now + settings.SESSION_TTL,
+            **data,
+        )
     )
-    row_insert(session)
-    return session
 
 
 def _reserve(*, client: Client, api_key: ApiKey, data: dict) -> KycSession:

@@ -178,10 +178,11 @@ def fields_save(instance: models.Model, fields: Iterable[str], *, using: str = "
 _INSERTS: dict[tuple, tuple[str, tuple[models.Field, ...]]] = {}
 
 
-def row_insert(instance: models.Model, *, using: str = "default") -> None:
+def row_insert(instance: M, *, using: str = "default") -> M:
     """`instance.save(force_insert=True)` with the INSERT compiled once: every column
     (each field's pre_save, so auto_now_add fields are stamped, then its database
-    form); a primary key the database numbers is read back into the instance."""
+    form); a primary key the database numbers is read back into the instance, which
+    is returned."""
     connection = connections[using]
     meta = instance._meta
     numbered = instance.pk is None and meta.pk is not None and meta.pk.db_returning
@@ -198,6 +199,7 @@ def row_insert(instance: models.Model, *, using: str = "default") -> None:
             instance.pk = row[0] if row else cursor.lastrowid
     instance._state.adding = False
     instance._state.db = connection.alias
+    return instance
 
 
 def _insert_sql(meta, numbered: bool, connection) -> tuple[str, tuple[models.Field, ...]]:

@@ -138,10 +138,9 @@ def event_record(
             raise
         return None
     if webhook_url:
-        delivery = Delivery(
-            event=event, url=webhook_url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now
+        delivery = row_insert(
+            Delivery(event=event, url=webhook_url, state=Delivery.State.PENDING, next_attempt_at=now, enqueued_at=now)
         )
-        row_insert(delivery)
         transaction.on_commit(partial(_enqueue, delivery.pk))
     return event
 
